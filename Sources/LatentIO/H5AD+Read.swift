@@ -1,0 +1,274 @@
+@preconcurrency import CHDF5
+import LatentCore
+
+/// Reading AnnData `.h5ad` files (anndata ≥ 0.8 layout, every element tagged with
+/// `encoding-type` / `encoding-version`). Goals in order: never crash on a bad file and name the
+/// HDF5 path that is wrong; keep column types; read big sparse X without extra copies.
+public enum H5AD {
+    public struct ReadOptions: Sendable {
+        /// Skip layers/obsm/varm/uns (inspecting or reading only X and annotations).
+        public var readAligned = true
+        public init(readAligned: Bool = true) { self.readAligned = readAligned }
+    }
+
+    /// Reads a whole file. Warnings (skipped elements) go to `warnings`.
+    public static func read(_ path: String, options: ReadOptions = .init(), warnings: inout [String]) throws -> Dataset {
+        let file = try H5File.open(path)
+        let root = file.root
+        var reader = Reader(warnings: [])
+        defer { warnings += reader.warnings }
+        if root.kind(of: "obs") == .dataset {
+            throw LatentError.badInput(path, "/obs", "legacy AnnData layout (obs as a compound dataset, anndata < 0.7)",
+                                       hint: "re-save the file with a current anndata: ad.read_h5ad(f).write_h5ad(f)")
+        }
+        if let enc = try root.stringAttribute("encoding-type"), enc != "anndata" {
+            throw LatentError.badInput(path, "/", "unknown root encoding-type '\(enc)' (expected 'anndata')")
+        }
+        guard root.kind(of: "X") != .missing else {
+            throw LatentError.badInput(path, "/X", "missing: the file has no X matrix", hint: "latent needs X; copy a layer to X with anndata first")
+        }
+        let X = try reader.matrix(root, "X")
+        let obs = try reader.dataFrame(try root.group("obs"))
+        let vars = try reader.dataFrame(try root.group("var"))
+        var ds = Dataset(X: X, obs: obs, var: vars)
+        if options.readAligned {
+            for (name, keyPath) in [("layers", \Dataset.layers), ("obsm", \Dataset.obsm), ("varm", \Dataset.varm)] as [(String, WritableKeyPath<Dataset, MatrixDict>)] {
+                guard root.kind(of: name) == .group else { continue }
+                let g = try root.group(name)
+                for key in try g.memberNames() {
+                    if let m = try reader.alignedMatrix(g, key) { ds[keyPath: keyPath][key] = m }
+                }
+            }
+            if root.kind(of: "uns") == .group { ds.uns = try reader.dict(try root.group("uns")) }
+            for skipped in ["raw", "obsp", "varp"] {
+                if root.kind(of: skipped) == .group, let g = try? root.group(skipped), let m = try? g.memberNames(), !m.isEmpty {
+                    reader.warnings.append("\(path):/\(skipped): not read (latent does not use \(skipped))")
+                }
+            }
+        }
+        if let (p, msg) = ds.shapeError() { throw LatentError.badInput(path, "/" + p, msg) }
+        return ds
+    }
+
+    /// Only the shape, storage and annotation names, without reading X's values.
+    public struct Summary: Sendable {
+        public var nObs: Int, nVars: Int
+        public var encoding: String
+        public var storedCount: Int
+        public var dtype: String
+    }
+
+    struct Reader {
+        var warnings: [String]
+
+        func encoding(_ obj: H5Object) throws -> String? { try obj.stringAttribute("encoding-type") }
+
+        /// X or a layer: a dense 2-D dataset or a CSR/CSC group.
+        mutating func matrix(_ parent: H5Group, _ name: String) throws -> MatrixData {
+            switch parent.kind(of: name) {
+            case .dataset:
+                let d = try parent.dataset(name)
+                let shape = d.shape
+                guard shape.count == 2 else { throw d.error("expected a 2-D array, found \(shape.count)-D shape \(shape)") }
+                if case .string = d.valueClass { throw d.error("expected numbers, found strings") }
+                return .dense(Matrix(rows: shape[0], cols: shape[1], values: try d.readFloats()))
+            case .group:
+                let g = try parent.group(name)
+                return try sparse(g)
+            case .missing:
+                throw LatentError.badInput(parent.file, parent.handle.childPath(name), "missing")
+            }
+        }
+
+        mutating func sparse(_ g: H5Group) throws -> MatrixData {
+            var enc = try encoding(g)
+            if enc == nil, let legacy = try g.stringAttribute("h5sparse_format") { enc = legacy + "_matrix" }
+            guard let kind = enc, kind == "csr_matrix" || kind == "csc_matrix" else {
+                throw g.error("unknown encoding-type '\(enc ?? "none")' for a matrix (expected csr_matrix, csc_matrix or a dense array)")
+            }
+            guard let shape = try g.int64sAttribute("shape") ?? g.int64sAttribute("h5sparse_shape"), shape.count == 2 else {
+                throw g.error("sparse matrix without a 2-element 'shape' attribute")
+            }
+            let rows = Int(shape[0]), cols = Int(shape[1])
+            let dataDs = try g.dataset("data"), indDs = try g.dataset("indices"), ptrDs = try g.dataset("indptr")
+            let values = try dataDs.readFloats()
+            let indices = try indDs.readInt32s()
+            let ptr64 = try ptrDs.readInt64s()
+            let indptr = ptr64.map { Int($0) }
+            let major = kind == "csr_matrix" ? rows : cols
+            let minor = kind == "csr_matrix" ? cols : rows
+            if indices.count != values.count {
+                throw indDs.error("has \(indices.count) entries but data has \(values.count)")
+            }
+            let check = SparseMatrix(rows: major, cols: minor, indptr: indptr, indices: indices, values: values)
+            if let problem = check.validationError() { throw g.error("inconsistent \(kind): \(problem)") }
+            if kind == "csr_matrix" { return .sparse(check) }
+            return .sparse(check.transposed())
+        }
+
+        /// A member of layers/obsm/varm; nil (with a warning) for kinds we do not keep.
+        mutating func alignedMatrix(_ parent: H5Group, _ name: String) throws -> MatrixData? {
+            let path = parent.handle.childPath(name)
+            if parent.kind(of: name) == .group {
+                let g = try parent.group(name)
+                if let enc = try encoding(g), enc == "dataframe" {
+                    warnings.append("\(parent.file):\(path): data frame in \(parent.path) not read (latent keeps matrices only)")
+                    return nil
+                }
+                return try sparse(g)
+            }
+            let d = try parent.dataset(name)
+            let shape = d.shape
+            if case .string = d.valueClass {
+                warnings.append("\(parent.file):\(path): string array not read (latent keeps numeric matrices only)")
+                return nil
+            }
+            if shape.count == 1 { return .dense(Matrix(rows: shape[0], cols: 1, values: try d.readFloats())) }
+            guard shape.count == 2 else { throw d.error("expected a 1-D or 2-D array, found shape \(shape)") }
+            return .dense(Matrix(rows: shape[0], cols: shape[1], values: try d.readFloats()))
+        }
+
+        mutating func dataFrame(_ g: H5Group) throws -> DataFrame {
+            let enc = try encoding(g)
+            guard enc == "dataframe" else {
+                throw g.error("unknown encoding-type '\(enc ?? "none")' (expected 'dataframe')")
+            }
+            guard let indexName = try g.stringAttribute("_index") else { throw g.error("dataframe without an '_index' attribute") }
+            let order = try g.stringsAttribute("column-order") ?? []
+            guard g.kind(of: indexName) == .dataset else {
+                throw LatentError.badInput(g.file, g.handle.childPath(indexName), "missing index dataset named by '_index'")
+            }
+            let indexDs = try g.dataset(indexName)
+            let index: [String]
+            if case .string = indexDs.valueClass { index = try indexDs.readStrings() } else {
+                index = try indexDs.readInt64s().map { String($0) }
+            }
+            var df = DataFrame(index: index, indexName: indexName)
+            for name in order {
+                let col = try column(g, name)
+                guard col.count == index.count else {
+                    throw LatentError.badInput(g.file, g.handle.childPath(name), "has \(col.count) values but the index has \(index.count)")
+                }
+                df.set(name, col)
+            }
+            return df
+        }
+
+        mutating func column(_ g: H5Group, _ name: String) throws -> Column {
+            switch g.kind(of: name) {
+            case .missing:
+                throw LatentError.badInput(g.file, g.handle.childPath(name), "column listed in 'column-order' is missing")
+            case .dataset:
+                let d = try g.dataset(name)
+                let enc = try encoding(d) ?? "array"
+                switch enc {
+                case "string-array": return .string(try d.readStrings())
+                case "array": return try numericColumn(d)
+                default: throw d.error("unknown encoding-type '\(enc)' for a column")
+                }
+            case .group:
+                let cg = try g.group(name)
+                let enc = try encoding(cg) ?? "none"
+                switch enc {
+                case "categorical":
+                    let catsDs = try cg.dataset("categories")
+                    let cats: [String]
+                    switch catsDs.valueClass {
+                    case .string: cats = try catsDs.readStrings()
+                    case .float: cats = try catsDs.readDoubles().map { formatNumber($0) }
+                    default: cats = try catsDs.readInt64s().map { String($0) }
+                    }
+                    let codesDs = try cg.dataset("codes")
+                    let codes = try codesDs.readInt32s()
+                    if let bad = codes.firstIndex(where: { $0 < -1 || Int($0) >= cats.count }) {
+                        throw codesDs.error("code \(codes[bad]) at row \(bad) is outside the \(cats.count) categories")
+                    }
+                    let ordered = try cg.boolAttribute("ordered") ?? false
+                    return .categorical(codes: codes, categories: cats, ordered: ordered)
+                case "nullable-integer", "nullable-boolean":
+                    let values = try cg.dataset("values"), mask = try cg.dataset("mask").readBools()
+                    if enc == "nullable-boolean" {
+                        if mask.contains(true) { warnings.append("\(g.file):\(cg.path): missing booleans read as False") }
+                        return .bool(try values.readBools())
+                    }
+                    let v = try values.readInt64s()
+                    if mask.contains(true) {
+                        warnings.append("\(g.file):\(cg.path): nullable integers with missing values read as float64 with NaN")
+                        return .float64(zip(v, mask).map { $1 ? .nan : Double($0) })
+                    }
+                    return .int64(v)
+                case "nullable-string-array":
+                    let values = try cg.dataset("values").readStrings()
+                    return .string(values)
+                default:
+                    throw cg.error("unknown encoding-type '\(enc)' for a column")
+                }
+            }
+        }
+
+        func numericColumn(_ d: H5Dataset) throws -> Column {
+            guard d.shape.count == 1 else { throw d.error("a column must be 1-D, found shape \(d.shape)") }
+            switch d.valueClass {
+            case .bool: return .bool(try d.readBools())
+            case .float(let size): return size <= 4 ? .float32(try d.readFloats()) : .float64(try d.readDoubles())
+            case .integer(let signed, let size):
+                return (size < 4 || (size == 4 && signed)) ? .int32(try d.readInt32s()) : .int64(try d.readInt64s())
+            case .string: return .string(try d.readStrings())
+            case .other(let s): throw d.error("unsupported column type: \(s)")
+            }
+        }
+
+        mutating func dict(_ g: H5Group) throws -> OrderedDict {
+            var out = OrderedDict()
+            for key in try g.memberNames() {
+                if let v = try unsValue(g, key) { out[key] = v }
+            }
+            return out
+        }
+
+        mutating func unsValue(_ g: H5Group, _ key: String) throws -> UnsValue? {
+            let path = g.handle.childPath(key)
+            if g.kind(of: key) == .group {
+                let sub = try g.group(key)
+                let enc = try encoding(sub) ?? "dict"
+                switch enc {
+                case "dict": return .dict(try dict(sub))
+                default:
+                    warnings.append("\(g.file):\(path): uns element with encoding '\(enc)' not read")
+                    return nil
+                }
+            }
+            let d = try g.dataset(key)
+            let enc = try encoding(d)
+            let shape = d.shape
+            switch d.valueClass {
+            case .string:
+                if shape.isEmpty { return .string(try d.readStrings().first ?? "") }
+                return .strings(try d.readStrings())
+            case .bool:
+                let v = try d.readBools()
+                if shape.isEmpty { return .bool(v.first ?? false) }
+                return .numbers(NumericArray(shape: shape, storage: .bool(v)))
+            case .integer(let signed, let size):
+                if shape.isEmpty { return .int(try d.readInt64s()[0]) }
+                if size < 4 || (size == 4 && signed) {
+                    return .numbers(NumericArray(shape: shape, storage: .int32(try d.readInt32s())))
+                }
+                return .numbers(NumericArray(shape: shape, storage: .int64(try d.readInt64s())))
+            case .float(let size):
+                if shape.isEmpty { return .double(try d.readDoubles()[0]) }
+                if size <= 4 { return .numbers(NumericArray(shape: shape, storage: .float32(try d.readFloats()))) }
+                return .numbers(NumericArray(shape: shape, storage: .float64(try d.readDoubles())))
+            case .other(let s):
+                warnings.append("\(g.file):\(path): uns element of \(s) (encoding '\(enc ?? "none")') not read")
+                return nil
+            }
+        }
+    }
+}
+
+/// Numbers as pandas prints float categories: "1.0" stays "1.0", integers without a fraction lose nothing.
+func formatNumber(_ x: Double) -> String {
+    if x.rounded() == x && abs(x) < 1e15 { return String(Int64(x)) + ".0" }
+    return "\(x)"
+}
