@@ -41,11 +41,21 @@ static inline hid_t lh5_gcreate(hid_t loc, const char *name) {
     // as h5py does for anndata files.
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
     H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    // No modification times in object headers: the same data must give the same bytes.
+    H5Pset_obj_track_times(gcpl, 0);
     hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
     return g;
 }
 static inline hid_t lh5_dcreate(hid_t loc, const char *name, hid_t type, hid_t space, hid_t dcpl) {
+    if (dcpl == H5P_DEFAULT) {
+        hid_t own = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_obj_track_times(own, 0);
+        hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, own, H5P_DEFAULT);
+        H5Pclose(own);
+        return d;
+    }
+    H5Pset_obj_track_times(dcpl, 0);
     return H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 }
 static inline hid_t lh5_aopen(hid_t obj, const char *name) { return H5Aopen(obj, name, H5P_DEFAULT); }
@@ -58,6 +68,7 @@ static inline hid_t lh5_fcreate(const char *path) {
     // Creation order tracking on the root group too, like h5py's default for anndata.
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    H5Pset_obj_track_times(fcpl, 0);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     return f;

@@ -1,5 +1,8 @@
 @preconcurrency import CHDF5
 import LatentCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // A thin, safe layer over the HDF5 C API: every handle closes itself, every failure becomes a
 // LatentError naming the file and the HDF5 path. Nothing here knows about AnnData.
@@ -7,7 +10,7 @@ import LatentCore
 /// HDF5 must be initialised before its `_g` globals (the native type ids) are valid.
 let hdf5Ready: Bool = {
     H5open()
-    lh5_silence_errors()
+    if getenv("LATENT_HDF5_DEBUG") == nil { lh5_silence_errors() }
     return true
 }()
 
@@ -366,7 +369,7 @@ func classify(_ t: hid_t) -> H5ValueClass {
 
 func makeUTF8VariableStringType() -> hid_t {
     let t = H5Tcopy(lh5_c_s1())
-    H5Tset_size(t, Int.max == Int64.max ? size_t.max : size_t.max)
+    H5Tset_size(t, -1)  // H5T_VARIABLE, i.e. (size_t)-1; size_t imports as Int
     H5Tset_cset(t, H5T_CSET_UTF8)
     return t
 }
@@ -421,8 +424,10 @@ func readStringValues(_ h: H5Handle, isAttribute: Bool) throws -> [String] {
         isAttribute ? H5Aread(h.id, mt, buf) : H5Dread(h.id, mt, lh5_s_all(), lh5_s_all(), lh5_p_default(), buf)
     }
     if H5Tis_variable_str(ft) > 0 {
+        // HDF5 will not convert between character sets, so read in the file's own (ASCII or UTF-8).
         let mt = makeUTF8VariableStringType()
         defer { H5Tclose(mt) }
+        H5Tset_cset(mt, H5Tget_cset(ft))
         var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
         if doRead(mt, &ptrs) < 0 { throw h.error("cannot read strings") }
         var out = [String]()
@@ -439,6 +444,7 @@ func readStringValues(_ h: H5Handle, isAttribute: Bool) throws -> [String] {
         defer { H5Tclose(mt) }
         H5Tset_size(mt, size)
         H5Tset_strpad(mt, H5T_STR_NULLPAD)
+        H5Tset_cset(mt, H5Tget_cset(ft))
         var bytes = [UInt8](repeating: 0, count: n * size)
         if doRead(mt, &bytes) < 0 { throw h.error("cannot read strings") }
         var out = [String]()

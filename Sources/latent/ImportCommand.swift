@@ -1,0 +1,108 @@
+import ArgumentParser
+import Dispatch
+import LatentCore
+import LatentIO
+
+extension Import.Format: ExpressibleByArgument {}
+#if PENDING_READERS
+extension Orientation: ExpressibleByArgument {}
+extension TenXVarNames: ExpressibleByArgument {}
+#endif
+
+enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
+    case gzip, none
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Read counts (h5ad, CSV/TSV[.gz], 10x directory or .h5) and write an .h5ad.",
+        discussion: """
+        Prints a summary on stderr and the output path on stdout.
+
+        Examples:
+          latent import counts.tsv.gz -o dataset.h5ad              # bulk: genes in rows, detected
+          latent import filtered_feature_bc_matrix/ -o pbmc.h5ad    # 10x MatrixMarket directory
+          latent import sample.h5 -o sample.h5ad --counts           # Cell Ranger v3, require counts
+        """
+    )
+
+    @Argument(help: "Input file or 10x directory.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output .h5ad path.")
+    var output: String
+
+    @Option(help: "Input format: \(Import.Format.allCases.map(\.rawValue).joined(separator: "|")).")
+    var format: Import.Format = .auto
+
+    #if PENDING_READERS
+    @Option(help: "For CSV/TSV: auto, cells-by-genes (rows are cells/samples) or genes-by-cells.")
+    var orient: Orientation = .auto
+    #endif
+
+    #if PENDING_READERS
+    @Option(name: .customLong("var-names"), help: "For 10x input: gene_symbols (scanpy's default) or gene_ids.")
+    var varNames: TenXVarNames = .geneSymbols
+    #endif
+
+    @Option(name: .customLong("obs-table"), help: "CSV/TSV sample sheet joined onto obs by its first column.")
+    var obsTable: String?
+
+    @Option(name: .customLong("var-table"), help: "CSV/TSV gene annotation joined onto var by its first column.")
+    var varTable: String?
+
+    @Flag(help: "Require non-negative integer counts in X.")
+    var counts = false
+
+    @Option(help: "Array compression in the output: gzip or none.")
+    var compression: CompressionChoice = .gzip
+
+    @Option(name: .customLong("compression-level"), help: "gzip level 1–9.")
+    var compressionLevel: Int = 4
+
+    @Flag(help: "Print read and write times on stderr.")
+    var timing = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if !(1...9).contains(compressionLevel) { throw ValidationError("--compression-level must be between 1 and 9") }
+        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
+    }
+
+    func run() throws {
+        let run = global.run
+        var options = Import.Options()
+        options.format = format
+        #if PENDING_READERS
+        options.orientation = orient
+        #endif
+        #if PENDING_READERS
+        options.varNames = varNames
+        #endif
+        options.requireCounts = counts
+        options.obsTable = obsTable
+        options.varTable = varTable
+        options.threads = run.threads
+        let t0 = DispatchTime.now()
+        let result = try Import.read(input, options: options)
+        let t1 = DispatchTime.now()
+        for n in result.notes { global.note(n) }
+        var ds = result.dataset
+        ds.uns["latent_import"] = .dict(OrderedDict([
+            ("source", .string(input.split(separator: "/").last.map(String.init) ?? input)),
+            ("format", .string(result.format.rawValue)),
+        ]))
+        let level = compression == .none ? 0 : compressionLevel
+        try H5AD.write(ds, to: output, compression: Compression(level: level, threads: run.threads))
+        let t2 = DispatchTime.now()
+        global.note(DatasetSummary(ds).render(title: "\(output)  (from \(input), \(result.format.rawValue))"))
+        if timing {
+            let r = Double(t1.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            let w = Double(t2.uptimeNanoseconds - t1.uptimeNanoseconds) / 1e9
+            printError("timing: read_s=\(r) write_s=\(w)")
+        }
+        print(output)
+    }
+}
