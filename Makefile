@@ -30,10 +30,10 @@ build: deps
 
 # Python tools the tests compare against (anndata reads our files), in a local venv.
 venv: $(VENV)/.ready
-$(VENV)/.ready: tests/requirements.txt
+$(VENV)/.ready: IntegrationTests/requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r tests/requirements.txt
+	$(PY) -m pip install -q -r IntegrationTests/requirements.txt
 	touch $@
 
 demo: build
@@ -55,7 +55,7 @@ test-swift:
 
 test-cli: venv
 	$(SWIFT) build -c release
-	LATENT_BIN=$(BIN) $(PY) -m pytest -q tests
+	LATENT_BIN=$(BIN) $(PY) -m pytest -q IntegrationTests
 
 bench: deps
 	bash Benchmarks/run.sh
