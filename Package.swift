@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "latent", targets: ["latent"]),
         .library(name: "LatentCore", targets: ["LatentCore"]),
         .library(name: "LatentIO", targets: ["LatentIO"]),
+        .library(name: "LatentPreprocess", targets: ["LatentPreprocess"]),
+        .library(name: "LatentModels", targets: ["LatentModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,14 +24,23 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "LatentCore", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Vectorised element-wise math (libmvec); see the header for why this is C.
+        .target(name: "CKernels",
+                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-mavx2", "-mfma"]),
+                            .unsafeFlags(["-fveclib=libmvec"], .when(platforms: [.linux]))],
+                linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
+        .target(name: "LatentCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib"], swiftSettings: fast),
+        .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
+        .target(name: "LatentModels", dependencies: ["LatentCore", "CBLAS"], swiftSettings: fast),
         .executableTarget(name: "latent", dependencies: [
-            "LatentCore", "LatentIO",
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"]),
         .testTarget(name: "LatentIOTests", dependencies: ["LatentIO", "LatentCore"]),
+        .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"]),
+        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.

@@ -1,0 +1,37 @@
+#include "kernels.h"
+#include <math.h>
+
+// Below |x| = 1e-4 the three-term series is exact to double precision's needs for a float
+// result, and avoids log(1 + x) losing the low bits of tiny x (1 + 1e-10 is not exact in double).
+#define SMALL 1e-4f
+
+void lk_log1p_f32(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        double d = (double)v;
+        double r = log(1.0 + d);
+        double s = d * (1.0 - d * (0.5 - d * (1.0 / 3.0)));
+        x[i] = (float)((v < SMALL && v > -SMALL) ? s : r);
+    }
+}
+
+void lk_log2p1_f32(float *x, size_t n) {
+    const double inv_ln2 = 1.4426950408889634;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        double d = (double)v;
+        double r = log(1.0 + d) * inv_ln2;
+        double s = d * (1.0 - d * (0.5 - d * (1.0 / 3.0))) * inv_ln2;
+        x[i] = (float)((v < SMALL && v > -SMALL) ? s : r);
+    }
+}
+
+void lk_expm1_f32(const float *x, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        double d = (double)v;
+        double r = exp(d) - 1.0;
+        double s = d * (1.0 + d * (0.5 + d * (1.0 / 6.0)));
+        out[i] = (float)((v < SMALL && v > -SMALL) ? s : r);
+    }
+}

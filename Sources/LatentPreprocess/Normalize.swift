@@ -1,0 +1,126 @@
+import LatentCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Library-size normalisations. Each works on dense or CSR input and keeps sparse data sparse
+/// (except Pearson residuals, which are dense by definition: zeros get non-zero residuals).
+public enum Normalize {
+    /// scanpy's `normalize_total`: every cell scaled to `targetSum` total counts; nil means the
+    /// median total over cells with non-zero totals. Cells with zero total stay zero.
+    /// Returns the scaled matrix and the target used.
+    public static func total(_ X: MatrixData, targetSum: Double?, threads: Int = 1) -> (MatrixData, Double) {
+        let (totals, _) = rowTotals(X)
+        let target = targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
+        // Divide by (total / target) in Float32, as scanpy does, so values agree to the last bit or so.
+        let factor = totals.map { $0 > 0 ? Float($0 / target) : 1 }
+        return (scaleRows(X, by: factor, divide: true), target)
+    }
+
+    /// X with row i multiplied (or divided) by `f[i]`.
+    public static func scaleRows(_ X: MatrixData, by f: [Float], divide: Bool) -> MatrixData {
+        switch X {
+        case .sparse(var s):
+            s.values.withUnsafeMutableBufferPointer { v in
+                for i in 0..<s.rows {
+                    let a = f[i]
+                    for p in s.indptr[i]..<s.indptr[i + 1] { v[p] = divide ? v[p] / a : v[p] * a }
+                }
+            }
+            return .sparse(s)
+        case .dense(var m):
+            let c = m.cols
+            m.values.withUnsafeMutableBufferPointer { v in
+                for i in 0..<m.rows {
+                    let a = f[i]
+                    for j in (i * c)..<((i + 1) * c) { v[j] = divide ? v[j] / a : v[j] * a }
+                }
+            }
+            return .dense(m)
+        }
+    }
+
+    /// Applies `transform` (e.g. `ElementwiseMath.log1p`) to the stored values; f(0) must be 0.
+    public static func mapStored(_ X: MatrixData, _ transform: (inout [Float]) -> Void) -> MatrixData {
+        switch X {
+        case .sparse(var s): transform(&s.values); return .sparse(s)
+        case .dense(var m): transform(&m.values); return .dense(m)
+        }
+    }
+
+    /// DESeq2's median-of-ratios size factors (Anders & Huber 2010): for sample j,
+    /// s_j = exp(median_i(log k_ij − mean_j' log k_ij')) over the genes with no zero count.
+    /// Throws when no gene is expressed in every sample (typical of single-cell data).
+    public static func medianOfRatiosSizeFactors(_ X: MatrixData, file: String?) throws -> [Double] {
+        let n = X.rows, g = X.cols
+        var logSum = [Double](repeating: 0, count: g)
+        var positive = [Int](repeating: 0, count: g)
+        func forEachStored(_ body: (Int, Int, Float) -> Void) {
+            switch X {
+            case .sparse(let s):
+                for i in 0..<n { for p in s.indptr[i]..<s.indptr[i + 1] { body(i, Int(s.indices[p]), s.values[p]) } }
+            case .dense(let m):
+                for i in 0..<n { for j in 0..<g { body(i, j, m.values[i * g + j]) } }
+            }
+        }
+        forEachStored { _, j, v in
+            if v > 0 { logSum[j] += log(Double(v)); positive[j] += 1 }
+        }
+        let usable = (0..<g).filter { positive[$0] == n }
+        guard !usable.isEmpty else {
+            throw LatentError.badInput(file, nil, "median-of-ratios needs genes with a non-zero count in every sample, and there are none",
+                                       hint: "it is meant for bulk samples; use --method total for single-cell data")
+        }
+        let logGeoMean = logSum.map { $0 / Double(n) }
+        var isUsable = [Bool](repeating: false, count: g)
+        for j in usable { isUsable[j] = true }
+        var ratios = [[Double]](repeating: [], count: n)
+        for i in 0..<n { ratios[i].reserveCapacity(usable.count) }
+        forEachStored { i, j, v in
+            if isUsable[j] { ratios[i].append(log(Double(v)) - logGeoMean[j]) }
+        }
+        return ratios.map { exp(median($0) ?? 0) }
+    }
+
+    /// Analytic Pearson residuals (Lause, Berens & Kobak 2021) under a negative binomial with
+    /// overdispersion `theta`: μ_ij = s_i·g_j / T, r_ij = (x_ij − μ_ij)/√(μ_ij + μ_ij²/θ), clipped to
+    /// ±`clip` (default √n, as scanpy). Genes or cells with zero total have μ = 0: their residual is 0.
+    public static func pearsonResiduals(_ X: MatrixData, theta: Double, clip: Double?) -> Matrix {
+        let n = X.rows, g = X.cols
+        let (cellSums, _) = rowTotals(X)
+        let geneSums = GeneStats(X).total
+        let total = cellSums.reduce(0, +)
+        let c = clip ?? Double(n).squareRoot()
+        var out = Matrix(rows: n, cols: g)
+        let dense: Matrix
+        switch X {
+        case .dense(let m): dense = m
+        case .sparse(let s): dense = s.densified()   // the output is dense anyway; same size
+        }
+        out.values.withUnsafeMutableBufferPointer { o in
+            dense.values.withUnsafeBufferPointer { x in
+                for i in 0..<n {
+                    let si = cellSums[i] / max(total, .leastNormalMagnitude)
+                    for j in 0..<g {
+                        let mu = si * geneSums[j]
+                        if mu <= 0 { o[i * g + j] = 0; continue }
+                        var r = (Double(x[i * g + j]) - mu) / (mu + mu * mu / theta).squareRoot()
+                        if r > c { r = c } else if r < -c { r = -c }
+                        o[i * g + j] = Float(r)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// The median (mean of the two middle values for an even count); nil when empty.
+public func median(_ values: [Double]) -> Double? {
+    if values.isEmpty { return nil }
+    let s = values.sorted()
+    let m = s.count / 2
+    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
