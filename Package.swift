@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "LatentIO", targets: ["LatentIO"]),
         .library(name: "LatentPreprocess", targets: ["LatentPreprocess"]),
         .library(name: "LatentModels", targets: ["LatentModels"]),
+        .library(name: "LatentEnrich", targets: ["LatentEnrich"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,14 +34,16 @@ let package = Package(
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib"], swiftSettings: fast),
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "CBLAS"], swiftSettings: fast),
+        .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
         .executableTarget(name: "latent", dependencies: [
-            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels",
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"]),
         .testTarget(name: "LatentIOTests", dependencies: ["LatentIO", "LatentCore"]),
         .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"]),
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"]),
+        .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.

@@ -49,7 +49,7 @@ public enum AnnotationTable {
 
     /// Rows of fields; the delimiter is a tab when the first line has one, else a comma.
     /// Double-quoted fields may hold delimiters and doubled quotes.
-    static func splitRows(_ bytes: [UInt8], path: String) throws -> [[String]] {
+    public static func splitRows(_ bytes: [UInt8], path: String) throws -> [[String]] {
         var start = 0
         if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { start = 3 }
         let firstLineEnd = bytes[start...].firstIndex(of: 10) ?? bytes.count
