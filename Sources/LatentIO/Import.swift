@@ -11,10 +11,8 @@ public enum Import {
 
     public struct Options: Sendable {
         public var format: Format = .auto
-        #if PENDING_READERS
         public var orientation: Orientation = .auto
         public var varNames: TenXVarNames = .geneSymbols
-        #endif
         /// Require non-negative integer counts in X.
         public var requireCounts = false
         public var threads = 1
@@ -58,7 +56,6 @@ public enum Import {
             var warnings: [String] = []
             ds = try H5AD.read(path, warnings: &warnings)
             notes += warnings
-        #if PENDING_READERS
         case .csv, .tsv, .auto:
             var o = DelimitedTextOptions()
             o.orientation = options.orientation
@@ -79,9 +76,6 @@ public enum Import {
             let (d, w) = try TenX.readCellRangerH5(path, varNames: options.varNames)
             ds = d
             notes += w
-        #else
-        default: throw LatentError.badInput(path, nil, "pending")
-        #endif
         }
         if let t = options.obsTable {
             if let n = try AnnotationTable.join(AnnotationTable.read(t), onto: &ds.obs, tablePath: t, what: "observation") { notes.append(n) }

@@ -4,10 +4,8 @@ import LatentCore
 import LatentIO
 
 extension Import.Format: ExpressibleByArgument {}
-#if PENDING_READERS
 extension Orientation: ExpressibleByArgument {}
 extension TenXVarNames: ExpressibleByArgument {}
-#endif
 
 enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
     case gzip, none
@@ -36,15 +34,11 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Input format: \(Import.Format.allCases.map(\.rawValue).joined(separator: "|")).")
     var format: Import.Format = .auto
 
-    #if PENDING_READERS
     @Option(help: "For CSV/TSV: auto, cells-by-genes (rows are cells/samples) or genes-by-cells.")
     var orient: Orientation = .auto
-    #endif
 
-    #if PENDING_READERS
     @Option(name: .customLong("var-names"), help: "For 10x input: gene_symbols (scanpy's default) or gene_ids.")
     var varNames: TenXVarNames = .geneSymbols
-    #endif
 
     @Option(name: .customLong("obs-table"), help: "CSV/TSV sample sheet joined onto obs by its first column.")
     var obsTable: String?
@@ -75,12 +69,8 @@ struct ImportCommand: ParsableCommand {
         let run = global.run
         var options = Import.Options()
         options.format = format
-        #if PENDING_READERS
         options.orientation = orient
-        #endif
-        #if PENDING_READERS
         options.varNames = varNames
-        #endif
         options.requireCounts = counts
         options.obsTable = obsTable
         options.varTable = varTable

@@ -22,10 +22,8 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Input format (as for import).")
     var format: Import.Format = .auto
 
-    #if PENDING_READERS
     @Option(help: "For CSV/TSV: auto, cells-by-genes or genes-by-cells.")
     var orient: Orientation = .auto
-    #endif
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -36,9 +34,7 @@ struct InspectCommand: ParsableCommand {
         let run = global.run
         var options = Import.Options()
         options.format = format
-        #if PENDING_READERS
         options.orientation = orient
-        #endif
         options.threads = run.threads
         let result = try Import.read(input, options: options)
         for n in result.notes { global.note(n) }
