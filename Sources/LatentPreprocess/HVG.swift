@@ -31,7 +31,7 @@ public enum HVG {
             return try dispersionBased(X, geneNames: geneNames, flavor: flavor, nTop: nTop, batches: batches,
                                        logBase: logBase, threads: threads)
         case .seuratV3:
-            throw LatentError.internalFailure("seurat_v3 pending")  // PENDING-LOESS
+            return try seuratV3(X, nTop: nTop, batches: batches, span: span)
         }
     }
 
