@@ -39,11 +39,11 @@ let package = Package(
             "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"]),
+        .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentIOTests", dependencies: ["LatentIO", "LatentCore"]),
-        .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"]),
-        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"]),
-        .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"]),
+        .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.

@@ -7,7 +7,8 @@ import Darwin
 
 extension GSEA {
     /// Multilevel Monte-Carlo p-values (Korotkevich et al., fgsea's `fgseaMultilevel`) for sets
-    /// whose permutation p-value rests on fewer than 10 null scores as extreme (poorly resolved).
+    /// whose permutation p-value is at its floor (no null score as extreme): only there does the
+    /// permutation estimate say nothing beyond "below 1/permutations".
     ///
     /// P(ES_rand ≥ ES) is a product of conditional probabilities P(ES_rand > t_{i+1} | ES_rand > t_i),
     /// each ≈ ½, estimated on a sample of random sets kept uniform on {ES > t_i} by Metropolis moves
@@ -19,7 +20,7 @@ extension GSEA {
         let reversed = ReversedWeights(ranked)
         for (i, set) in sets.enumerated() {
             let r = results[i]
-            guard r.pval.isFinite, r.nMoreExtreme < 10, r.es != 0 else { continue }
+            guard r.pval.isFinite, r.nMoreExtreme == 0, r.es != 0 else { continue }
             let k = set.members.count
             let w = r.es > 0 ? ranked.weight : reversed.weight
             let target = abs(r.es)
@@ -93,7 +94,7 @@ extension GSEA {
             }
             weight.withUnsafeBufferPointer { w in
                 for s in 0..<sampleSize {
-                    es[s] = metropolis(&sample[s], current: es[s], threshold: threshold, steps: max(k, 10), weight: w, n: n, rng: &rng)
+                    es[s] = metropolis(&sample[s], current: es[s], threshold: threshold, steps: max(20, k / 4), weight: w, n: n, rng: &rng)
                 }
             }
         }

@@ -75,33 +75,38 @@ public enum GSEA {
         var out = [[Double]](repeating: [], count: sizes.count)
         for s in out.indices { out[s].reserveCapacity(permutations) }
         var pool = (0..<n).map { Int32($0) }
-        var sorted = [Int32](repeating: 0, count: maxK)
-        var merged = [Int32](repeating: 0, count: maxK)
+        var sortedBuf = [Int32](repeating: 0, count: maxK)
+        var mergedBuf = [Int32](repeating: 0, count: maxK)
         ranked.weight.withUnsafeBufferPointer { w in
-            for _ in 0..<permutations {
-                // Partial Fisher–Yates: pool[0..<maxK] becomes a uniform random sample, drawn in order,
-                // so each prefix is a uniform random set of its size.
-                for i in 0..<maxK {
-                    let j = i + rng.below(n - i)
-                    pool.swapAt(i, j)
-                }
-                var have = 0
-                for (s, k) in sizes.enumerated() {
-                    // Merge the newly drawn positions into the sorted prefix.
-                    let fresh = pool[have..<k].sorted()
-                    var a = 0, b = 0, c = 0
-                    while a < have || b < fresh.count {
-                        if b == fresh.count || (a < have && sorted[a] < fresh[fresh.startIndex + b]) {
-                            merged[c] = sorted[a]; a += 1
-                        } else {
-                            merged[c] = fresh[fresh.startIndex + b]; b += 1
+            pool.withUnsafeMutableBufferPointer { pool in
+                sortedBuf.withUnsafeMutableBufferPointer { sb in
+                    mergedBuf.withUnsafeMutableBufferPointer { mb in
+                        var sorted = sb, merged = mb
+                        for _ in 0..<permutations {
+                            // Partial Fisher–Yates: pool[0..<maxK] becomes a uniform random sample drawn
+                            // in order, so every prefix is a uniform random set of its size.
+                            for i in 0..<maxK {
+                                let j = i + rng.below(n - i)
+                                pool.swapAt(i, j)
+                            }
+                            var have = 0
+                            for (s, k) in sizes.enumerated() {
+                                // Sort the newly drawn positions in place and merge them into the sorted prefix.
+                                var fresh = UnsafeMutableBufferPointer(rebasing: pool[have..<k])
+                                fresh.sort()
+                                var a = 0, b = have, c = 0
+                                while a < have && b < k {
+                                    if sorted[a] < pool[b] { merged[c] = sorted[a]; a += 1 } else { merged[c] = pool[b]; b += 1 }
+                                    c += 1
+                                }
+                                while a < have { merged[c] = sorted[a]; a += 1; c += 1 }
+                                while b < k { merged[c] = pool[b]; b += 1; c += 1 }
+                                swap(&sorted, &merged)
+                                have = k
+                                out[s].append(score(UnsafeBufferPointer(rebasing: sorted[0..<k]), w, n: n).es)
+                            }
                         }
-                        c += 1
                     }
-                    swap(&sorted, &merged)
-                    have = k
-                    let es = sorted.withUnsafeBufferPointer { score(UnsafeBufferPointer(rebasing: $0[0..<k]), w, n: n).es }
-                    out[s].append(es)
                 }
             }
         }

@@ -75,9 +75,9 @@ struct ImportCommand: ParsableCommand {
         options.obsTable = obsTable
         options.varTable = varTable
         options.threads = run.threads
-        let t0 = DispatchTime.now()
+        let clock = Stopwatch()
         let result = try Import.read(input, options: options)
-        let t1 = DispatchTime.now()
+        let tRead = clock.lap()
         for n in result.notes { global.note(n) }
         var ds = result.dataset
         ds.uns["latent_import"] = .dict(OrderedDict([
@@ -86,13 +86,9 @@ struct ImportCommand: ParsableCommand {
         ]))
         let level = compression == .none ? 0 : compressionLevel
         try H5AD.write(ds, to: output, compression: Compression(level: level, threads: run.threads))
-        let t2 = DispatchTime.now()
+        let tWrite = clock.lap()
         global.note(DatasetSummary(ds).render(title: "\(output)  (from \(input), \(result.format.rawValue))"))
-        if timing {
-            let r = Double(t1.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-            let w = Double(t2.uptimeNanoseconds - t1.uptimeNanoseconds) / 1e9
-            printError("timing: read_s=\(r) write_s=\(w)")
-        }
+        if timing { printError("timing: read_s=\(tRead) write_s=\(tWrite)") }
         print(output)
     }
 }

@@ -71,6 +71,9 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Array compression in the output: gzip or none.")
     var compression: CompressionChoice = .gzip
 
+    @Flag(help: "Print read, stage and write times on stderr.")
+    var timing = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -98,11 +101,15 @@ struct NormalizeCommand: ParsableCommand {
     func run() throws {
         let run = global.run
         var warnings: [String] = []
+        let clock = Stopwatch()
         let ds = try H5AD.read(input, warnings: &warnings)
+        let tRead = clock.lap()
         warnings.forEach(global.note)
         let out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads)
+        let tStage = clock.lap()
         out.notes.forEach(global.note)
         try H5AD.write(out.dataset, to: output, compression: Compression(level: compression == .none ? 0 : 4, threads: run.threads))
+        if timing { printError("timing: read_s=\(tRead) stage_s=\(tStage) write_s=\(clock.lap())") }
         global.note("\(output): \(out.dataset.nObs) cells × \(out.dataset.nVars) genes")
         print(output)
     }
