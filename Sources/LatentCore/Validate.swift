@@ -9,7 +9,7 @@ public enum Validate {
     }
 
     /// The (row, column) of stored entry `p` in X.
-    static func position(ofStored p: Int, in X: MatrixData) -> (Int, Int) {
+    public static func position(ofStored p: Int, in X: MatrixData) -> (Int, Int) {
         switch X {
         case .dense(let m): return (p / max(m.cols, 1), p % max(m.cols, 1))
         case .sparse(let s):
