@@ -22,71 +22,131 @@ public struct GeneStats: Sendable, Equatable {
     public var total: [Double]
 
     /// Statistics over all rows, or over `rows` only.
-    public init(_ X: MatrixData, rows: [Int]? = nil, method: Method = .twoPass, transform: ((Float) -> Float)? = nil) {
+    public init(_ X: MatrixData, rows: [Int]? = nil, method: Method = .twoPass) {
         switch method {
         case .scanpy: self.init(scanpy: X, rows: rows)
-        case .twoPass: self.init(twoPass: X, rows: rows, transform: transform)
+        case .twoPass: self.init(twoPass: X, rows: rows)
         }
     }
 
-    init(twoPass X: MatrixData, rows: [Int]?, transform: ((Float) -> Float)?) {
+    init(twoPass X: MatrixData, rows: [Int]?) {
         let g = X.cols
-        let n = rows?.count ?? X.rows
-        var sum = [Double](repeating: 0, count: g)
-        var nnz = [Int](repeating: 0, count: g)
-        var ss = [Double](repeating: 0, count: g)
         let rowList = rows ?? Array(0..<X.rows)
-        switch X {
-        case .sparse(let s):
-            s.indices.withUnsafeBufferPointer { ind in
-                s.values.withUnsafeBufferPointer { val in
-                    for r in rowList {
-                        for p in s.indptr[r]..<s.indptr[r + 1] {
-                            let v = transform.map { $0(val[p]) } ?? val[p]
-                            let j = Int(ind[p])
-                            sum[j] += Double(v)
-                            if v != 0 { nnz[j] += 1 }
-                        }
-                    }
-                    let mean = sum.map { $0 / Double(max(n, 1)) }
-                    for r in rowList {
-                        for p in s.indptr[r]..<s.indptr[r + 1] {
-                            let v = transform.map { $0(val[p]) } ?? val[p]
-                            let d = Double(v) - mean[Int(ind[p])]
-                            ss[Int(ind[p])] += d * d
-                        }
-                    }
-                    // Implicit zeros each contribute mean².
-                    var stored = [Int](repeating: 0, count: g)
-                    for r in rowList { for p in s.indptr[r]..<s.indptr[r + 1] { stored[Int(ind[p])] += 1 } }
-                    for j in 0..<g { ss[j] += Double(n - stored[j]) * mean[j] * mean[j] }
-                }
+        let n = rowList.count
+        // Fixed blocks of rows, combined in order: the sums do not depend on the thread count.
+        let blocks = GeneStats.blocks(n)
+        var partial = [Partial](repeating: Partial(g: 0), count: blocks.count)
+        partial.withUnsafeMutableBufferPointer { out in
+            Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
+                var acc = Partial(g: g)
+                acc.addSums(X, rowList[blocks[b]])
+                out[b] = acc
             }
-        case .dense(let m):
-            m.values.withUnsafeBufferPointer { v in
-                for r in rowList {
-                    let base = r * g
-                    for j in 0..<g {
-                        let x = transform.map { $0(v[base + j]) } ?? v[base + j]
-                        sum[j] += Double(x)
-                        if x != 0 { nnz[j] += 1 }
-                    }
-                }
-                let mean = sum.map { $0 / Double(max(n, 1)) }
-                for r in rowList {
-                    let base = r * g
-                    for j in 0..<g {
-                        let x = transform.map { $0(v[base + j]) } ?? v[base + j]
-                        let d = Double(x) - mean[j]
-                        ss[j] += d * d
+        }
+        var sum = [Double](repeating: 0, count: g), stored = [Int](repeating: 0, count: g), nnz = [Int](repeating: 0, count: g)
+        for p in partial { for j in 0..<g { sum[j] += p.sum[j]; stored[j] += p.stored[j]; nnz[j] += p.nonzero[j] } }
+        let mean = sum.map { $0 / Double(max(n, 1)) }
+        partial.withUnsafeMutableBufferPointer { out in
+            Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
+                var acc = Partial(g: g)
+                acc.addSquares(X, rowList[blocks[b]], mean: mean)
+                out[b] = acc
+            }
+        }
+        var ss = [Double](repeating: 0, count: g)
+        for p in partial { for j in 0..<g { ss[j] += p.sum[j] } }
+        // Implicit zeros of a sparse matrix each contribute mean².
+        if X.isSparse { for j in 0..<g { ss[j] += Double(n - stored[j]) * mean[j] * mean[j] } }
+        total = sum
+        self.mean = mean
+        variance = ss.map { n > 1 ? $0 / Double(n - 1) : 0 }
+        nonzero = nnz
+    }
+
+    /// Threads for the per-gene passes (set by the stage from --threads).
+    nonisolated(unsafe) public static var threads = 1
+
+    static func blocks(_ n: Int) -> [Range<Int>] {
+        let count = max(1, min(16, n / 512))
+        return (0..<count).map { (n * $0 / count)..<(n * ($0 + 1) / count) }
+    }
+
+    /// Per-block accumulators.
+    struct Partial {
+        var sum: [Double], stored: [Int], nonzero: [Int]
+        init(g: Int) {
+            sum = [Double](repeating: 0, count: g)
+            stored = [Int](repeating: 0, count: g)
+            nonzero = [Int](repeating: 0, count: g)
+        }
+
+        mutating func addSums(_ X: MatrixData, _ rows: ArraySlice<Int>) {
+            sum.withUnsafeMutableBufferPointer { sm in
+                stored.withUnsafeMutableBufferPointer { st in
+                    nonzero.withUnsafeMutableBufferPointer { nz in
+                        switch X {
+                        case .sparse(let s):
+                            s.indices.withUnsafeBufferPointer { ind in
+                                s.values.withUnsafeBufferPointer { val in
+                                    for r in rows {
+                                        for p in s.indptr[r]..<s.indptr[r + 1] {
+                                            let j = Int(ind[p]), v = val[p]
+                                            sm[j] += Double(v)
+                                            st[j] += 1
+                                            if v != 0 { nz[j] += 1 }
+                                        }
+                                    }
+                                }
+                            }
+                        case .dense(let m):
+                            let g = m.cols
+                            m.values.withUnsafeBufferPointer { val in
+                                for r in rows {
+                                    let base = r * g
+                                    for j in 0..<g {
+                                        let v = val[base + j]
+                                        sm[j] += Double(v)
+                                        if v != 0 { nz[j] += 1 }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        total = sum
-        mean = sum.map { $0 / Double(max(n, 1)) }
-        variance = ss.map { n > 1 ? $0 / Double(n - 1) : 0 }
-        nonzero = nnz
+
+        mutating func addSquares(_ X: MatrixData, _ rows: ArraySlice<Int>, mean: [Double]) {
+            sum.withUnsafeMutableBufferPointer { sm in
+                mean.withUnsafeBufferPointer { mu in
+                    switch X {
+                    case .sparse(let s):
+                        s.indices.withUnsafeBufferPointer { ind in
+                            s.values.withUnsafeBufferPointer { val in
+                                for r in rows {
+                                    for p in s.indptr[r]..<s.indptr[r + 1] {
+                                        let j = Int(ind[p])
+                                        let d = Double(val[p]) - mu[j]
+                                        sm[j] += d * d
+                                    }
+                                }
+                            }
+                        }
+                    case .dense(let m):
+                        let g = m.cols
+                        m.values.withUnsafeBufferPointer { val in
+                            for r in rows {
+                                let base = r * g
+                                for j in 0..<g {
+                                    let d = Double(val[base + j]) - mu[j]
+                                    sm[j] += d * d
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -95,28 +155,44 @@ extension GeneStats {
         let g = X.cols
         let rowList = rows ?? Array(0..<X.rows)
         let n = Double(rowList.count)
-        var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-        var nnz = [Int](repeating: 0, count: g)
-        switch X {
-        case .sparse(let s):
-            for r in rowList {
-                for p in s.indptr[r]..<s.indptr[r + 1] {
-                    let v = s.values[p], j = Int(s.indices[p])
-                    sum[j] += Double(v)
-                    sq[j] += Double(v * v)
-                    if v != 0 { nnz[j] += 1 }
+        let blocks = GeneStats.blocks(rowList.count)
+        var partial = [(sum: [Double], sq: [Double], nnz: [Int])](repeating: ([], [], []), count: blocks.count)
+        partial.withUnsafeMutableBufferPointer { out in
+            Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
+                var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
+                var nnz = [Int](repeating: 0, count: g)
+                switch X {
+                case .sparse(let s):
+                    s.indices.withUnsafeBufferPointer { ind in
+                        s.values.withUnsafeBufferPointer { val in
+                            for r in rowList[blocks[b]] {
+                                for p in s.indptr[r]..<s.indptr[r + 1] {
+                                    let v = val[p], j = Int(ind[p])
+                                    sum[j] += Double(v)
+                                    sq[j] += Double(v * v)      // squared in Float32, as scanpy's numba kernel
+                                    if v != 0 { nnz[j] += 1 }
+                                }
+                            }
+                        }
+                    }
+                case .dense(let m):
+                    m.values.withUnsafeBufferPointer { val in
+                        for r in rowList[blocks[b]] {
+                            for j in 0..<g {
+                                let v = val[r * g + j]
+                                sum[j] += Double(v)
+                                sq[j] += Double(v * v)
+                                if v != 0 { nnz[j] += 1 }
+                            }
+                        }
+                    }
                 }
-            }
-        case .dense(let m):
-            for r in rowList {
-                for j in 0..<g {
-                    let v = m.values[r * g + j]
-                    sum[j] += Double(v)
-                    sq[j] += Double(v * v)
-                    if v != 0 { nnz[j] += 1 }
-                }
+                out[b] = (sum, sq, nnz)
             }
         }
+        var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
+        var nnz = [Int](repeating: 0, count: g)
+        for p in partial { for j in 0..<g { sum[j] += p.sum[j]; sq[j] += p.sq[j]; nnz[j] += p.nnz[j] } }
         let mean = sum.map { $0 / max(n, 1) }
         let correction = n > 1 ? n / (n - 1) : 1
         self.mean = mean
@@ -130,27 +206,36 @@ extension GeneStats {
 public func rowTotals(_ X: MatrixData, cols mask: [Bool]? = nil) -> (total: [Double], nonzero: [Int]) {
     var total = [Double](repeating: 0, count: X.rows)
     var nnz = [Int](repeating: 0, count: X.rows)
-    switch X {
-    case .sparse(let s):
-        for i in 0..<s.rows {
-            var t = 0.0, c = 0
-            for p in s.indptr[i]..<s.indptr[i + 1] where mask?[Int(s.indices[p])] ?? true {
-                t += Double(s.values[p])
-                if s.values[p] != 0 { c += 1 }
+    let keep = mask ?? [Bool](repeating: true, count: X.cols)
+    keep.withUnsafeBufferPointer { k in
+        switch X {
+        case .sparse(let s):
+            s.indices.withUnsafeBufferPointer { ind in
+                s.values.withUnsafeBufferPointer { val in
+                    for i in 0..<s.rows {
+                        var t = 0.0, c = 0
+                        for p in s.indptr[i]..<s.indptr[i + 1] where k[Int(ind[p])] {
+                            t += Double(val[p])
+                            if val[p] != 0 { c += 1 }
+                        }
+                        total[i] = t
+                        nnz[i] = c
+                    }
+                }
             }
-            total[i] = t
-            nnz[i] = c
-        }
-    case .dense(let m):
-        for i in 0..<m.rows {
-            var t = 0.0, c = 0
-            for j in 0..<m.cols where mask?[j] ?? true {
-                let v = m.values[i * m.cols + j]
-                t += Double(v)
-                if v != 0 { c += 1 }
+        case .dense(let m):
+            m.values.withUnsafeBufferPointer { val in
+                for i in 0..<m.rows {
+                    var t = 0.0, c = 0
+                    for j in 0..<m.cols where k[j] {
+                        let v = val[i * m.cols + j]
+                        t += Double(v)
+                        if v != 0 { c += 1 }
+                    }
+                    total[i] = t
+                    nnz[i] = c
+                }
             }
-            total[i] = t
-            nnz[i] = c
         }
     }
     return (total, nnz)

@@ -16,17 +16,21 @@ public enum Normalize {
         let target = targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
         // Divide by (total / target) in Float32, as scanpy does, so values agree to the last bit or so.
         let factor = totals.map { $0 > 0 ? Float($0 / target) : 1 }
-        return (scaleRows(X, by: factor, divide: true), target)
+        return (scaleRows(X, by: factor, divide: true, threads: threads), target)
     }
 
     /// X with row i multiplied (or divided) by `f[i]`.
-    public static func scaleRows(_ X: MatrixData, by f: [Float], divide: Bool) -> MatrixData {
+    public static func scaleRows(_ X: MatrixData, by f: [Float], divide: Bool, threads: Int = 1) -> MatrixData {
         switch X {
         case .sparse(var s):
+            let indptr = s.indptr
             s.values.withUnsafeMutableBufferPointer { v in
-                for i in 0..<s.rows {
-                    let a = f[i]
-                    for p in s.indptr[i]..<s.indptr[i + 1] { v[p] = divide ? v[p] / a : v[p] * a }
+                let nBlocks = max(1, min(64, s.rows / 256))
+                Runtime.parallelFor(nBlocks, threads: threads) { b in
+                    for i in (s.rows * b / nBlocks)..<(s.rows * (b + 1) / nBlocks) {
+                        let a = f[i]
+                        for p in indptr[i]..<indptr[i + 1] { v[p] = divide ? v[p] / a : v[p] * a }
+                    }
                 }
             }
             return .sparse(s)

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import LatentCore
 
 /// The `normalize` stage: raw counts in, a model-ready matrix out.
@@ -50,6 +52,8 @@ public enum NormalizeStage {
 
     public static func run(_ input: Dataset, _ p: NormalizeParameters, file: String, threads: Int = 1) throws -> Output {
         var notes: [String] = []
+        var profile = StepProfile()
+        GeneStats.threads = threads
         try validate(p, input, file: file)
         if p.requiresCounts { try Validate.counts(input, file: file, purpose: "--method \(p.method.rawValue) requires raw counts") }
         if p.hvg != nil && p.hvgFlavor == .seuratV3 {
@@ -57,13 +61,15 @@ public enum NormalizeStage {
                 notes.append("\(file): seurat_v3 expects raw counts, but X has non-integer or negative values (scanpy warns the same way)")
             }
         }
+        profile.step("validate")
         // 1. QC metrics
         var ds = input
         let mito = QC.mitochondrialMask(ds.var.index)
-        let cellQC = QC.cellMetrics(ds.X, mito: mito)
+        let cellQC = QC.cellMetrics(ds.X, mito: mito, threads: threads)
         QC.annotate(&ds.obs, cellQC)
         QC.annotate(&ds.var, GeneStats(ds.X), nObs: ds.nObs, mito: mito)
 
+        profile.step("qc")
         // 2. filters
         var keepCells = [Int]()
         let pctMito = cellQC.pctMito
@@ -82,7 +88,8 @@ public enum NormalizeStage {
         guard !keepCells.isEmpty else {
             throw LatentError.badInput(file, nil, "no cells pass the filters", hint: "loosen --min-counts/--min-genes/--max-mito")
         }
-        ds = ds.subset(obs: keepCells)
+        if keepCells.count < ds.nObs { ds = ds.subset(obs: keepCells) }
+        profile.step("filter cells")
         let geneStats = GeneStats(ds.X)
         var keepGenes = [Int]()
         for j in 0..<ds.nVars {
@@ -96,7 +103,8 @@ public enum NormalizeStage {
             throw LatentError.badInput(file, nil, "no genes pass the filters", hint: "lower --min-cells")
         }
         if keepGenes.count < ds.nVars { notes.append("filters kept \(keepGenes.count) of \(ds.nVars) genes") }
-        ds = ds.subset(vars: keepGenes)
+        if keepGenes.count < ds.nVars { ds = ds.subset(vars: keepGenes) }
+        profile.step("filter genes")
         let counts = ds.X
         ds.layers["counts"] = counts
 
@@ -112,7 +120,7 @@ public enum NormalizeStage {
         case .medianOfRatios:
             let sf = try Normalize.medianOfRatiosSizeFactors(ds.X, file: file)
             ds.obs.set("size_factors", .float64(sf))
-            ds.X = Normalize.mapStored(Normalize.scaleRows(ds.X, by: sf.map(Float.init), divide: true)) {
+            ds.X = Normalize.mapStored(Normalize.scaleRows(ds.X, by: sf.map(Float.init), divide: true, threads: threads)) {
                 ElementwiseMath.log2p1(&$0, threads: threads)
             }
             logBase = 2
@@ -124,6 +132,7 @@ public enum NormalizeStage {
             break
         }
 
+        profile.step("normalize")
         // 4. highly variable genes
         if let n = p.hvg {
             if n >= ds.nVars {
@@ -147,6 +156,7 @@ public enum NormalizeStage {
             ds.uns["hvg"] = .dict(OrderedDict([("flavor", .string(p.hvgFlavor.rawValue))]))
         }
 
+        profile.step("hvg")
         if p.method == .pearsonResiduals {
             let counts = ds.layers["counts"]!
             ds.X = .dense(Normalize.pearsonResiduals(counts, theta: p.theta, clip: p.clip))
@@ -161,6 +171,8 @@ public enum NormalizeStage {
             if let m = p.maxValue { record["max_value"] = .double(m) }
         }
         ds.uns["normalize"] = .dict(record)
+        profile.step("scale")
+        profile.report()
         try Validate.finite(ds, file: file, key: "output X")
         return Output(dataset: ds, notes: notes)
     }
@@ -185,5 +197,24 @@ public enum NormalizeStage {
         let distinct = Array(Set(s)).sorted(by: codePointLess)
         let idx = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, Int32($0)) })
         return (s.map { idx[$0]! }, distinct.count)
+    }
+}
+
+/// Step timings on stderr when LATENT_PROFILE is set (for finding hot spots, not for users).
+struct StepProfile {
+    let enabled = getenv("LATENT_PROFILE") != nil
+    var last = DispatchTime.now().uptimeNanoseconds
+    var steps: [(String, Double)] = []
+
+    mutating func step(_ name: String) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        steps.append((name, Double(now - last) / 1e9))
+        last = now
+    }
+
+    func report() {
+        guard enabled else { return }
+        printError("profile: " + steps.map { "\($0.0)=\(String(format: "%.3f", $0.1))" }.joined(separator: " "))
     }
 }

@@ -19,24 +19,37 @@ public enum QC {
         public var pctMito: [Double] { zip(totalMito, total).map { $1 > 0 ? $0 / $1 * 100 : 0 } }
     }
 
-    public static func cellMetrics(_ X: MatrixData, mito: [Bool], top: [Int] = [50, 100, 200, 500]) -> CellMetrics {
+    public static func cellMetrics(_ X: MatrixData, mito: [Bool], top: [Int] = [50, 100, 200, 500], threads: Int = 1) -> CellMetrics {
         let (total, nnz) = rowTotals(X)
         let (mt, _) = rowTotals(X, cols: mito)
         let tops = top.sorted().filter { $0 <= X.cols }
         var pct = tops.map { _ in [Double](repeating: 0, count: X.rows) }
-        var row = [Float]()
-        for i in 0..<X.rows {
-            row.removeAll(keepingCapacity: true)
-            switch X {
-            case .sparse(let s): row.append(contentsOf: s.values[s.indptr[i]..<s.indptr[i + 1]])
-            case .dense(let m): row.append(contentsOf: m.values[(i * m.cols)..<((i + 1) * m.cols)])
+        let largest = tops.last ?? 0
+        if largest > 0 {
+            // Rows are independent: split them over threads; each thread keeps its own scratch row.
+            let out = UnsafeMutableBufferPointer<Double>.allocate(capacity: X.rows * tops.count)
+            defer { out.deallocate() }
+            let nBlocks = max(1, min(64, X.rows / 256))
+            Runtime.parallelFor(nBlocks, threads: threads) { b in
+                var row = [Float]()
+                for i in (X.rows * b / nBlocks)..<(X.rows * (b + 1) / nBlocks) {
+                    row.removeAll(keepingCapacity: true)
+                    switch X {
+                    case .sparse(let s): row.append(contentsOf: s.values[s.indptr[i]..<s.indptr[i + 1]])
+                    case .dense(let m): row.append(contentsOf: m.values[(i * m.cols)..<((i + 1) * m.cols)])
+                    }
+                    // Only the `largest` biggest values matter: select them in linear time, sort just those.
+                    let keep = min(largest, row.count)
+                    row.withUnsafeMutableBufferPointer { selectLargest($0, keep) }
+                    row[0..<keep].sort(by: >)
+                    var acc = 0.0, k = 0
+                    for (t, n) in tops.enumerated() {
+                        while k < n && k < keep { acc += Double(row[k]); k += 1 }
+                        out[i * tops.count + t] = total[i] > 0 ? acc / total[i] * 100 : 0
+                    }
+                }
             }
-            row.sort(by: >)
-            var acc = 0.0, k = 0
-            for (t, n) in tops.enumerated() {
-                while k < n && k < row.count { acc += Double(row[k]); k += 1 }
-                pct[t][i] = total[i] > 0 ? acc / total[i] * 100 : 0
-            }
+            for i in 0..<X.rows { for t in tops.indices { pct[t][i] = out[i * tops.count + t] } }
         }
         return CellMetrics(nGenes: nnz, total: total, totalMito: mt, topPercent: Array(zip(tops, pct)))
     }
@@ -62,6 +75,29 @@ public enum QC {
         vars.set("pct_dropout_by_counts", .float64(s.nonzero.map { (1 - Double($0) / Double(max(nObs, 1))) * 100 }))
         vars.set("total_counts", .float64(s.total))
         vars.set("log1p_total_counts", .float64(s.total.map(log1pD)))
+    }
+}
+
+/// Moves the `k` largest values to the front (in no order): Hoare-partition quickselect with a
+/// median-of-three pivot, O(count) on average.
+func selectLargest(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) {
+    var lo = 0, hi = a.count - 1
+    guard k > 0 && k < a.count else { return }
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        // Median of three as pivot.
+        if a[mid] > a[lo] { a.swapAt(mid, lo) }
+        if a[hi] > a[lo] { a.swapAt(hi, lo) }
+        if a[mid] < a[hi] { a.swapAt(mid, hi) }
+        let pivot = a[hi]
+        var i = lo, j = hi
+        while i <= j {
+            while a[i] > pivot { i += 1 }
+            while a[j] < pivot { j -= 1 }
+            if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+        }
+        // Now a[lo...j] ≥ pivot ≥ a[i...hi].
+        if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { return }
     }
 }
 
