@@ -38,13 +38,23 @@ $(VENV)/.ready: IntegrationTests/requirements.txt
 
 demo: build
 	@mkdir -p $(DEMO_OUT)
-	@echo "== GEUVADIS RNA-seq counts (CSV.gz, samples in rows) + sample sheet -> h5ad"
+	@echo "== GEUVADIS RNA-seq counts (CSV.gz, samples in rows) + sample sheet -> h5ad -> DESeq2 normalisation -> PCA -> which PC is chrY?"
 	$(BIN) import Examples/geuvadis/geuvadis_sex_counts.csv.gz --obs-table Examples/geuvadis/geuvadis_sex_counts_obs.csv \
 	  --var-table Examples/geuvadis/geuvadis_sex_counts_var.csv --counts -o $(DEMO_OUT)/geuvadis.h5ad
 	$(BIN) inspect $(DEMO_OUT)/geuvadis.h5ad
-	@echo "== HSMM myoblast time course (h5ad, sparse FPKM) -> h5ad"
+	$(BIN) normalize $(DEMO_OUT)/geuvadis.h5ad --method median-of-ratios --min-cells 10 --hvg 3000 -o $(DEMO_OUT)/geuvadis_norm.h5ad
+	$(BIN) pca $(DEMO_OUT)/geuvadis_norm.h5ad --k 10 -o $(DEMO_OUT)/geuvadis_pca.h5ad
+	$(BIN) enrich $(DEMO_OUT)/geuvadis_pca.h5ad --key varm/PCs --gene-names symbol --gene-sets positional --min-size 5 \
+	  --max-size 1000 --top 2 -o $(DEMO_OUT)/geuvadis_enrich.tsv
+	@column -t -s $$'\t' $(DEMO_OUT)/geuvadis_enrich.tsv | cut -c1-150 | head -21
+	@echo "== HSMM myoblast time course (h5ad, sparse FPKM) -> log1p + HVG -> PCA -> GO biological processes per PC"
 	$(BIN) import Examples/hsmm/hsmm_trapnell2014.h5ad -o $(DEMO_OUT)/hsmm.h5ad
-	$(BIN) inspect $(DEMO_OUT)/hsmm.h5ad
+	$(BIN) normalize $(DEMO_OUT)/hsmm.h5ad --method log1p --min-cells 3 --hvg 2000 -o $(DEMO_OUT)/hsmm_norm.h5ad
+	$(BIN) pca $(DEMO_OUT)/hsmm_norm.h5ad --k 10 -o $(DEMO_OUT)/hsmm_pca.h5ad
+	$(BIN) enrich $(DEMO_OUT)/hsmm_pca.h5ad --key varm/PCs --gene-names gene_short_name --gene-sets go_bp --top 3 \
+	  -o $(DEMO_OUT)/hsmm_enrich.tsv
+	@column -t -s $$'\t' $(DEMO_OUT)/hsmm_enrich.tsv | cut -c1-150 | head -31
+	@echo "Outputs in $(DEMO_OUT)/ (h5ad files open in scanpy/anndata; TSV tables in pandas/R)."
 
 test: deps venv test-swift test-cli
 

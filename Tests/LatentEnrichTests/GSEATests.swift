@@ -167,3 +167,36 @@ final class GSEATests: XCTestCase {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+final class GeneSetMatchingTests: XCTestCase {
+    /// A GMT whose symbols differ from the model's only in case: not matched unless asked, and the
+    /// report says why and what to do.
+    func testCaseOnlyMatchesNeedIgnoreCase() {
+        let genes = (0..<40).map { "Gene\($0)" }
+        let sets = [GeneSet(name: "S", genes: genes.prefix(20).map { $0.uppercased() })]
+        var o = GeneSetIndex.Options()
+        o.minSize = 5
+        let strict = GeneSetIndex(sets: sets, modelGenes: genes, options: o)
+        XCTAssertTrue(strict.sets.isEmpty)
+        XCTAssertTrue(strict.report.contains { $0.contains("20 gene-set entries match model genes only when case is ignored") })
+        o.ignoreCase = true
+        let folded = GeneSetIndex(sets: sets, modelGenes: genes, options: o)
+        XCTAssertEqual(folded.sets.first?.members.count, 20)
+    }
+
+    /// Duplicate gene rows are scored once, with the largest-magnitude loading; unmapped rows are left out.
+    func testDuplicatesAndUnmappedGenes() {
+        let idx = GeneSetIndex(sets: [GeneSet(name: "S", genes: ["A", "B"])], modelGenes: ["A", "B", "A", ""], options: {
+            var o = GeneSetIndex.Options(); o.minSize = 1; return o
+        }())
+        XCTAssertEqual(idx.genes, ["A", "B"])
+        XCTAssertEqual(idx.geneScores { [0.5, 1, -2, 9][$0] }, [-2, 1])
+        XCTAssertTrue(idx.report.contains { $0.contains("1 gene names occur on several rows") })
+    }
+
+    /// Tied loadings are ranked by gene order, so ties never make results depend on the run.
+    func testTiesAreBrokenByGeneIndex() {
+        let r = GSEA.RankedList(scores: [1, 2, 2, 0, 2])
+        XCTAssertEqual(r.order, [1, 2, 4, 0, 3])
+    }
+}
