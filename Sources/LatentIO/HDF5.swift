@@ -305,7 +305,25 @@ final class H5Dataset: H5Object {
     func readFloats() throws -> [Float] {
         try requireNumeric()
         if valueClass == .bool { return try readBools().map { $0 ? 1 : 0 } }
-        return try read(as: lh5_native_float(), count: elementCount, zero: 0)
+        return try readFast(as: lh5_native_float(), fileType: lh5_ieee_f32le(), zero: Float(0))
+    }
+
+    /// The parallel chunk path when it applies, else H5Dread with type conversion.
+    private func readFast<T>(as memType: hid_t, fileType: hid_t, zero: T) throws -> [T] {
+        let count = elementCount
+        if count == 0 { return [] }
+        var fast = false
+        var failure: Error? = nil
+        let out = [T](unsafeUninitializedCapacity: count) { buf, n in
+            do {
+                fast = try readChunksInParallel(into: UnsafeMutableRawPointer(buf.baseAddress!), count: count,
+                                                elementSize: MemoryLayout<T>.stride, fileType: fileType)
+            } catch { failure = error }
+            if !fast || failure != nil { buf.baseAddress!.initialize(repeating: zero, count: count) }
+            n = count
+        }
+        if let failure { throw failure }
+        return fast ? out : try read(as: memType, count: count, zero: zero)
     }
     func readDoubles() throws -> [Double] {
         try requireNumeric()
@@ -314,11 +332,11 @@ final class H5Dataset: H5Object {
     }
     func readInt64s() throws -> [Int64] {
         try requireNumeric()
-        return try read(as: lh5_native_int64(), count: elementCount, zero: 0)
+        return try readFast(as: lh5_native_int64(), fileType: lh5_std_i64le(), zero: Int64(0))
     }
     func readInt32s() throws -> [Int32] {
         try requireNumeric()
-        return try read(as: lh5_native_int32(), count: elementCount, zero: 0)
+        return try readFast(as: lh5_native_int32(), fileType: lh5_std_i32le(), zero: Int32(0))
     }
     func readBools() throws -> [Bool] {
         let t = H5Dget_type(handle.id)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LatentIO
 import LatentCore
 
 /// `--seed`, `--threads`, `--quiet`: the same meaning on every subcommand.
@@ -19,6 +20,7 @@ struct GlobalOptions: ParsableArguments {
     var run: RunOptions {
         let o = RunOptions(seed: seed, threads: threads, quiet: quiet)
         Runtime.configureBLAS(threads: o.threads)
+        IOSettings.threads = o.threads
         return o
     }
 
