@@ -21,6 +21,12 @@ public enum ElementwiseMath {
         }
     }
 
+    /// x ← log(1 + x) on a buffer, on the calling thread.
+    public static func log1p(_ x: UnsafeMutableBufferPointer<Float>) {
+        guard let base = x.baseAddress else { return }
+        lk_log1p_f32(base, x.count)
+    }
+
     /// x ← log2(1 + x).
     public static func log2p1(_ x: inout [Float], threads: Int = 1) {
         x.withUnsafeMutableBufferPointer { p in

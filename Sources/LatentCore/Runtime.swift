@@ -81,3 +81,24 @@ public struct Progress {
         fputs("\r\u{1B}[K", stderr)
     }
 }
+
+/// Step timings on stderr when LATENT_PROFILE is set (for finding hot spots, not for users).
+public struct StepProfile {
+    let enabled = getenv("LATENT_PROFILE") != nil
+    var last = DispatchTime.now().uptimeNanoseconds
+    var steps: [(String, Double)] = []
+
+    public init() {}
+
+    public mutating func step(_ name: String) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        steps.append((name, Double(now - last) / 1e9))
+        last = now
+    }
+
+    public func report() {
+        guard enabled else { return }
+        printError("profile: " + steps.map { "\($0.0)=\(($0.1 * 1000).rounded() / 1000)" }.joined(separator: " "))
+    }
+}

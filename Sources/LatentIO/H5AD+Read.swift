@@ -27,9 +27,12 @@ public enum H5AD {
         guard root.kind(of: "X") != .missing else {
             throw LatentError.badInput(path, "/X", "missing: the file has no X matrix", hint: "latent needs X; copy a layer to X with anndata first")
         }
+        var profile = StepProfile()
         let X = try reader.matrix(root, "X")
+        profile.step("X")
         let obs = try reader.dataFrame(try root.group("obs"))
         let vars = try reader.dataFrame(try root.group("var"))
+        profile.step("obs/var")
         var ds = Dataset(X: X, obs: obs, var: vars)
         if options.readAligned {
             for (name, keyPath) in [("layers", \Dataset.layers), ("obsm", \Dataset.obsm), ("varm", \Dataset.varm)] as [(String, WritableKeyPath<Dataset, MatrixDict>)] {
@@ -47,6 +50,8 @@ public enum H5AD {
             }
         }
         if let (p, msg) = ds.shapeError() { throw LatentError.badInput(path, "/" + p, msg) }
+        profile.step("rest")
+        profile.report()
         return ds
     }
 
@@ -91,10 +96,15 @@ public enum H5AD {
             }
             let rows = Int(shape[0]), cols = Int(shape[1])
             let dataDs = try g.dataset("data"), indDs = try g.dataset("indices"), ptrDs = try g.dataset("indptr")
+            var profile = StepProfile()
             let values = try dataDs.readFloats()
+            profile.step("data")
             let indices = try indDs.readInt32s()
+            profile.step("indices")
             let ptr64 = try ptrDs.readInt64s()
             let indptr = ptr64.map { Int($0) }
+            profile.step("indptr")
+            defer { profile.step("validate"); profile.report() }
             let major = kind == "csr_matrix" ? rows : cols
             let minor = kind == "csr_matrix" ? cols : rows
             if indices.count != values.count {

@@ -37,6 +37,9 @@ extension H5Dataset {
 
     /// Fills `out` (count elements of `elementSize` bytes) from the chunks, or returns false when
     /// the fast path does not apply (the caller then uses H5Dread).
+    /// Whether `readChunksInParallel` would take the fast path for this stored type.
+    func canReadChunksInParallel(fileType: hid_t) -> Bool { fastPathLayout(fileType: fileType) != nil }
+
     func readChunksInParallel(into out: UnsafeMutableRawPointer, count: Int, elementSize: Int, fileType: hid_t) throws -> Bool {
         guard let (chunk, shuffle) = fastPathLayout(fileType: fileType) else { return false }
         let nChunks = (count + chunk - 1) / chunk

@@ -50,6 +50,7 @@ public enum Import {
     public static func read(_ path: String, options: Options = Options()) throws -> Result {
         let format = options.format == .auto ? try detectFormat(path) : options.format
         var notes: [String] = []
+        var profile = StepProfile()
         var ds: Dataset
         switch format {
         case .h5ad:
@@ -83,11 +84,14 @@ public enum Import {
         if let t = options.varTable {
             if let n = try AnnotationTable.join(AnnotationTable.read(t), onto: &ds.var, tablePath: t, what: "variable") { notes.append(n) }
         }
+        profile.step("read")
         try Validate.nonEmpty(ds, file: path)
         try Validate.finite(ds, file: path)
         try Validate.uniqueObsNames(ds, file: path)
         if let w = Validate.makeVarNamesUnique(&ds, file: path) { notes.append(w) }
         if options.requireCounts { try Validate.counts(ds, file: path, purpose: "--counts requires non-negative integer counts") }
+        profile.step("validate")
+        profile.report()
         return Result(dataset: ds, format: format, notes: notes)
     }
 }

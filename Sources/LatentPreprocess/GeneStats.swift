@@ -202,41 +202,46 @@ extension GeneStats {
     }
 }
 
-/// Per-observation (row) sums and non-zero counts, in Double.
-public func rowTotals(_ X: MatrixData, cols mask: [Bool]? = nil) -> (total: [Double], nonzero: [Int]) {
-    var total = [Double](repeating: 0, count: X.rows)
-    var nnz = [Int](repeating: 0, count: X.rows)
+/// Per-observation (row) sums and non-zero counts, in Double; rows split over threads.
+public func rowTotals(_ X: MatrixData, cols mask: [Bool]? = nil, threads: Int = GeneStats.threads) -> (total: [Double], nonzero: [Int]) {
+    let total = UnsafeMutableBufferPointer<Double>.allocate(capacity: X.rows)
+    let nnz = UnsafeMutableBufferPointer<Int>.allocate(capacity: X.rows)
+    defer { total.deallocate(); nnz.deallocate() }
     let keep = mask ?? [Bool](repeating: true, count: X.cols)
+    let nBlocks = max(1, min(64, X.rows / 256))
     keep.withUnsafeBufferPointer { k in
-        switch X {
-        case .sparse(let s):
-            s.indices.withUnsafeBufferPointer { ind in
-                s.values.withUnsafeBufferPointer { val in
-                    for i in 0..<s.rows {
+        Runtime.parallelFor(nBlocks, threads: threads) { b in
+            let rows = (X.rows * b / nBlocks)..<(X.rows * (b + 1) / nBlocks)
+            switch X {
+            case .sparse(let s):
+                s.indices.withUnsafeBufferPointer { ind in
+                    s.values.withUnsafeBufferPointer { val in
+                        for i in rows {
+                            var t = 0.0, c = 0
+                            for p in s.indptr[i]..<s.indptr[i + 1] where k[Int(ind[p])] {
+                                t += Double(val[p])
+                                if val[p] != 0 { c += 1 }
+                            }
+                            total[i] = t
+                            nnz[i] = c
+                        }
+                    }
+                }
+            case .dense(let m):
+                m.values.withUnsafeBufferPointer { val in
+                    for i in rows {
                         var t = 0.0, c = 0
-                        for p in s.indptr[i]..<s.indptr[i + 1] where k[Int(ind[p])] {
-                            t += Double(val[p])
-                            if val[p] != 0 { c += 1 }
+                        for j in 0..<m.cols where k[j] {
+                            let v = val[i * m.cols + j]
+                            t += Double(v)
+                            if v != 0 { c += 1 }
                         }
                         total[i] = t
                         nnz[i] = c
                     }
                 }
             }
-        case .dense(let m):
-            m.values.withUnsafeBufferPointer { val in
-                for i in 0..<m.rows {
-                    var t = 0.0, c = 0
-                    for j in 0..<m.cols where k[j] {
-                        let v = val[i * m.cols + j]
-                        t += Double(v)
-                        if v != 0 { c += 1 }
-                    }
-                    total[i] = t
-                    nnz[i] = c
-                }
-            }
         }
     }
-    return (total, nnz)
+    return (Array(total), Array(nnz))
 }

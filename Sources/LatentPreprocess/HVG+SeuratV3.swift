@@ -29,26 +29,40 @@ extension HVG {
             }
             let regStd = fitted.map { pow(10, $0).squareRoot() }
             let clip = (0..<g).map { regStd[$0] * n.squareRoot() + s.mean[$0] }
-            var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-            switch X {
-            case .sparse(let m):
-                for i in rows {
-                    for p in m.indptr[i]..<m.indptr[i + 1] {
-                        let j = Int(m.indices[p])
-                        let v = min(Double(m.values[p]), clip[j])
-                        sum[j] += v
-                        sq[j] += v * v
+            // Clipped sums in fixed row blocks (combined in order: independent of the thread count).
+            let blocks = GeneStats.blocks(rows.count)
+            var parts = [(sum: [Double], sq: [Double])](repeating: ([], []), count: blocks.count)
+            parts.withUnsafeMutableBufferPointer { out in
+                Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
+                    var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
+                    switch X {
+                    case .sparse(let m):
+                        m.indices.withUnsafeBufferPointer { ind in
+                            m.values.withUnsafeBufferPointer { val in
+                                for i in rows[blocks[b]] {
+                                    for p in m.indptr[i]..<m.indptr[i + 1] {
+                                        let j = Int(ind[p])
+                                        let v = min(Double(val[p]), clip[j])
+                                        sum[j] += v
+                                        sq[j] += v * v
+                                    }
+                                }
+                            }
+                        }
+                    case .dense(let m):
+                        for i in rows[blocks[b]] {
+                            for j in 0..<g {
+                                let v = min(Double(m.values[i * g + j]), clip[j])
+                                sum[j] += v
+                                sq[j] += v * v
+                            }
+                        }
                     }
-                }
-            case .dense(let m):
-                for i in rows {
-                    for j in 0..<g {
-                        let v = min(Double(m.values[i * g + j]), clip[j])
-                        sum[j] += v
-                        sq[j] += v * v
-                    }
+                    out[b] = (sum, sq)
                 }
             }
+            var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
+            for part in parts { for j in 0..<g { sum[j] += part.sum[j]; sq[j] += part.sq[j] } }
             normVars.append((0..<g).map { j in
                 let mu = s.mean[j]
                 return 1 / ((n - 1) * regStd[j] * regStd[j]) * (n * mu * mu + sq[j] - 2 * sum[j] * mu)

@@ -19,6 +19,44 @@ public enum Normalize {
         return (scaleRows(X, by: factor, divide: true, threads: threads), target)
     }
 
+    /// normalize_total followed by log1p in one pass into a fresh array: x ← log(1 + x / (total/target)).
+    /// One allocation and one sweep, instead of copying X for the scaling and again for the log.
+    public static func totalLog1p(_ X: MatrixData, targetSum: Double?, threads: Int = 1) -> (MatrixData, Double) {
+        let (totals, _) = rowTotals(X, threads: threads)
+        let target = targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
+        let factor = totals.map { $0 > 0 ? Float($0 / target) : 1 }
+        let src = X.storedValues
+        let rowStarts: [Int]
+        let perRow: Int
+        switch X {
+        case .sparse(let s): rowStarts = s.indptr; perRow = 0
+        case .dense(let m): rowStarts = []; perRow = m.cols
+        }
+        let values = [Float](unsafeUninitializedCapacity: src.count) { out, n in
+            let nBlocks = max(1, min(64, X.rows / 256))
+            src.withUnsafeBufferPointer { v in
+                Runtime.parallelFor(nBlocks, threads: threads) { b in
+                    let lo = X.rows * b / nBlocks, hi = X.rows * (b + 1) / nBlocks
+                    for i in lo..<hi {
+                        let a = factor[i]
+                        let range = perRow == 0 ? rowStarts[i]..<rowStarts[i + 1] : (i * perRow)..<((i + 1) * perRow)
+                        for p in range { out[p] = v[p] / a }
+                    }
+                    let start = perRow == 0 ? rowStarts[lo] : lo * perRow
+                    let end = perRow == 0 ? rowStarts[hi] : hi * perRow
+                    if end > start { ElementwiseMath.log1p(UnsafeMutableBufferPointer(rebasing: out[start..<end])) }
+                }
+            }
+            n = src.count
+        }
+        switch X {
+        case .sparse(let s):
+            return (.sparse(SparseMatrix(rows: s.rows, cols: s.cols, indptr: s.indptr, indices: s.indices, values: values)), target)
+        case .dense(let m):
+            return (.dense(Matrix(rows: m.rows, cols: m.cols, values: values)), target)
+        }
+    }
+
     /// X with row i multiplied (or divided) by `f[i]`.
     public static func scaleRows(_ X: MatrixData, by f: [Float], divide: Bool, threads: Int = 1) -> MatrixData {
         switch X {

@@ -113,8 +113,8 @@ public enum NormalizeStage {
         var logBase: Double? = nil
         switch p.method {
         case .total:
-            let (scaled, target) = Normalize.total(ds.X, targetSum: p.targetSum, threads: threads)
-            ds.X = Normalize.mapStored(scaled) { ElementwiseMath.log1p(&$0, threads: threads) }
+            let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, threads: threads)
+            ds.X = normalized
             record["target_sum"] = .double(target)
             ds.uns["log1p"] = .dict(OrderedDict())
         case .medianOfRatios:
@@ -200,21 +200,3 @@ public enum NormalizeStage {
     }
 }
 
-/// Step timings on stderr when LATENT_PROFILE is set (for finding hot spots, not for users).
-struct StepProfile {
-    let enabled = getenv("LATENT_PROFILE") != nil
-    var last = DispatchTime.now().uptimeNanoseconds
-    var steps: [(String, Double)] = []
-
-    mutating func step(_ name: String) {
-        guard enabled else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        steps.append((name, Double(now - last) / 1e9))
-        last = now
-    }
-
-    func report() {
-        guard enabled else { return }
-        printError("profile: " + steps.map { "\($0.0)=\(String(format: "%.3f", $0.1))" }.joined(separator: " "))
-    }
-}
