@@ -48,7 +48,9 @@ public enum PCA {
         guard k <= kMax else {
             throw LatentError.badInput(nil, nil, "--k \(k) is more than the \(kMax) components \(n) observations × \(g) variables have")
         }
+        var profile = StepProfile()
         let stats = BlockedData(X, center: center)
+        profile.step("moments")
         let totalVariance = stats.totalVariance
         guard totalVariance > 0 else { throw LatentError.badInput(nil, nil, "the data are constant: every variance is 0") }
         let chosen = solver == .auto ? chooseSolver(n: n, g: g, k: k) : solver
@@ -58,15 +60,54 @@ public enum PCA {
         case .exact, .auto:
             let cov = stats.gram(threads: threads)
             (eigen, loadings) = try LAPACK.symmetricTopEigen(cov, k: k)
+        case .randomized where g <= covarianceLimit:
+            // Few genes (the HVG case): one BLAS-3 pass builds the g × g covariance, and the Krylov
+            // iterations then cost g²·l each instead of n·g·l.
+            let cov = stats.gram(threads: threads)
+            profile.step("covariance")
+            (eigen, loadings) = try randomizedTopSymmetric(cov, k: k, oversampling: oversampling ?? 10,
+                                                           iterations: powerIterations, rng: &rng)
         case .randomized:
             (eigen, loadings) = try randomizedTop(stats, k: k, oversampling: oversampling ?? 10,
                                                   iterations: powerIterations, rng: &rng)
         }
+        profile.step("eigen")
         flipSigns(&loadings)
         let scores = stats.times(loadings)
+        profile.step("scores")
+        profile.report()
         let variance = eigen.map { max($0, 0) / Double(n - 1) }
         return Result(scores: scores, loadings: loadings, variance: variance,
                       varianceRatio: variance.map { $0 / totalVariance }, mean: stats.mean, solver: chosen, center: center)
+    }
+
+    /// Up to this many genes the randomized solver works on the covariance matrix (64 MiB at 4,096).
+    static let covarianceLimit = 4096
+
+    /// Top-k eigenpairs of a symmetric g × g matrix by randomized block Krylov iteration and a
+    /// Rayleigh–Ritz step on the Krylov subspace.
+    static func randomizedTopSymmetric(_ c: Matrix, k: Int, oversampling: Int, iterations: Int,
+                                       rng: inout SeededRNG) throws -> ([Double], Matrix) {
+        let g = c.rows
+        let l = min(k + oversampling, g)
+        var omega = Matrix(rows: g, cols: l)
+        for i in omega.values.indices { omega.values[i] = Float(rng.normal()) }
+        var y = try LAPACK.orthonormalize(Matrix.multiply(c, omega))
+        var blocks = [y]
+        var width = l
+        for _ in 0..<iterations where width + l <= g {
+            y = try LAPACK.orthonormalize(Matrix.multiply(c, y))
+            blocks.append(y)
+            width += l
+        }
+        var basis = Matrix(rows: g, cols: width)
+        for (b, block) in blocks.enumerated() {
+            for i in 0..<g { for j in 0..<l { basis.values[i * width + b * l + j] = block.values[i * l + j] } }
+        }
+        let q = try LAPACK.orthonormalize(basis)
+        let t = Matrix.multiply(q, transposeA: true, Matrix.multiply(c, q))      // width × width
+        let (vals, u) = try LAPACK.symmetricTopEigen(t, k: k)
+        return (vals, Matrix.multiply(q, u))
     }
 
     /// sklearn's `svd_flip` with `u_based_decision=False`: the largest |loading| of each component is positive.
@@ -131,19 +172,28 @@ struct BlockedData {
         n = X.rows
         let g = X.cols
         self.g = g
+        // Two passes in Double over the stored values (implicit zeros added analytically).
         var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-        BlockedData.forEachRowBlock(X) { block, _ in
-            for i in 0..<block.rows { for j in 0..<g { let v = Double(block.values[i * g + j]); sum[j] += v } }
-        }
-        let mu = sum.map { $0 / Double(X.rows) }
-        BlockedData.forEachRowBlock(X) { block, _ in
-            for i in 0..<block.rows {
-                for j in 0..<g {
-                    let d = Double(block.values[i * g + j]) - (center ? mu[j] : 0)
-                    sq[j] += d * d
+        var stored = [Int](repeating: 0, count: g)
+        func forEachStored(_ body: (Int, Float) -> Void) {
+            switch X {
+            case .dense(let d):
+                d.values.withUnsafeBufferPointer { v in
+                    for i in 0..<d.rows { for j in 0..<g { body(j, v[i * g + j]) } }
+                }
+            case .sparse(let s):
+                s.indices.withUnsafeBufferPointer { ind in
+                    s.values.withUnsafeBufferPointer { v in
+                        for p in 0..<v.count { body(Int(ind[p]), v[p]) }
+                    }
                 }
             }
         }
+        forEachStored { j, v in sum[j] += Double(v); stored[j] += 1 }
+        let mu = sum.map { $0 / Double(X.rows) }
+        let shift = center ? mu : [Double](repeating: 0, count: g)
+        forEachStored { j, v in let d = Double(v) - shift[j]; sq[j] += d * d }
+        for j in 0..<g { sq[j] += Double(X.rows - stored[j]) * shift[j] * shift[j] }
         mean = center ? mu.map(Float.init) : [Float](repeating: 0, count: g)
         totalVariance = sq.reduce(0, +) / Double(X.rows - 1)
     }
@@ -177,10 +227,36 @@ struct BlockedData {
     }
 
     /// Xcᵀ Xc (g × g), accumulated block by block with ssyrk (lower triangle filled, then mirrored).
+    /// Dense input goes to BLAS in one call, XᵀX − n·μμᵀ, with the rank-one correction in Double:
+    /// for expression data (means of order one, variances of order 0.1–1) the cancellation costs
+    /// about six digits of Float32's seven less than the covariance needs, and one big ssyrk runs
+    /// far closer to peak than many small ones.
     func gram(threads: Int) -> Matrix {
         var c = Matrix(rows: g, cols: g)
+        if case .dense(let d) = X {
+            d.values.withUnsafeBufferPointer { pa in
+                c.values.withUnsafeMutableBufferPointer { pc in
+                    cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(n), 1,
+                                pa.baseAddress, Int32(g), 0, pc.baseAddress, Int32(g))
+                }
+            }
+            let nn = Double(n)
+            for i in 0..<g {
+                for j in 0...i {
+                    let v = Double(c.values[i * g + j]) - nn * Double(mean[i]) * Double(mean[j])
+                    c.values[i * g + j] = Float(v)
+                    c.values[j * g + i] = Float(v)
+                }
+            }
+            return c
+        }
         forEachRowBlock { block, _ in
-            let b = centred(block)
+            var b = block
+            b.values.withUnsafeMutableBufferPointer { v in
+                mean.withUnsafeBufferPointer { mu in
+                    for i in 0..<b.rows { for j in 0..<g { v[i * g + j] -= mu[j] } }
+                }
+            }
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
                     cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(b.rows), 1,
@@ -194,8 +270,13 @@ struct BlockedData {
 
     /// Xc · M (n × cols(M)).
     func times(_ m: Matrix) -> Matrix {
-        var out = Matrix(rows: n, cols: m.cols)
         let shift = Matrix.multiply(Matrix(rows: 1, cols: g, values: mean), m).values   // μᵀM
+        if case .dense(let d) = X {
+            var out = Matrix.multiply(d, m)
+            for i in 0..<n { for j in 0..<m.cols { out.values[i * m.cols + j] -= shift[j] } }
+            return out
+        }
+        var out = Matrix(rows: n, cols: m.cols)
         forEachRowBlock { block, start in
             let part = Matrix.multiply(block, m)
             for i in 0..<part.rows {
