@@ -20,10 +20,7 @@ struct ICACommand: ParsableCommand {
     func run() throws {
         let run = global.run
         var rng = run.rng()
-        var warnings: [String] = []
-        var ds = try H5AD.read(input, warnings: &warnings)
-        warnings.forEach(global.note)
-        try Validate.finite(ds, file: input)
+        var ds = try readModelInput(input, global)
         let r: ICA.Result
         do { r = try ICA.fit(ds.X, k: k, maxIterations: maxIter, rng: &rng, threads: run.threads) } catch let e as LatentError { throw e.inFile(input) }
         if !r.converged { global.note("\(input): FastICA did not converge in \(maxIter) iterations (raise --max-iter)") }
@@ -51,10 +48,7 @@ struct NMFCommand: ParsableCommand {
     func run() throws {
         let run = global.run
         var rng = run.rng()
-        var warnings: [String] = []
-        var ds = try H5AD.read(input, warnings: &warnings)
-        warnings.forEach(global.note)
-        try Validate.finite(ds, file: input)
+        var ds = try readModelInput(input, global)
         let r = try NMF.fit(ds.X, k: k, maxIterations: maxIter, rng: &rng, file: input)
         ds.storeFactors(scores: r.scores, loadings: r.loadings, keys: .nmf, info: OrderedDict([
             ("reconstruction_err", .double((2 * (r.objective.last ?? 0)).squareRoot())),

@@ -46,11 +46,8 @@ struct PCACommand: ParsableCommand {
         let run = global.run
         var rng = run.rng()
         let clock = Stopwatch()
-        var warnings: [String] = []
-        var ds = try H5AD.read(input, warnings: &warnings)
+        var ds = try readModelInput(input, global)
         let tRead = clock.lap()
-        warnings.forEach(global.note)
-        try Validate.finite(ds, file: input)
         let result: PCA.Result
         do {
             result = try PCA.fit(ds.X, k: k, solver: solver, center: !noCenter, rng: &rng, threads: run.threads)
