@@ -69,6 +69,50 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     }
     private var spare: Double? = nil
 
+    /// Gamma(shape, scale) by Marsaglia & Tsang (2000); shapes below 1 use the boost
+    /// Gamma(a) = Gamma(a + 1)·U^{1/a}.
+    public mutating func gamma(shape: Double, scale: Double = 1) -> Double {
+        precondition(shape > 0 && scale > 0)
+        if shape < 1 {
+            let u = max(uniform(), .leastNonzeroMagnitude)
+            return gamma(shape: shape + 1, scale: scale) * _pow(u, 1 / shape)
+        }
+        let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            var x = 0.0, v = 0.0
+            repeat { x = normal(); v = 1 + c * x } while v <= 0
+            v = v * v * v
+            let u = uniform()
+            if u < 1 - 0.0331 * x * x * x * x { return d * v * scale }
+            if _log(max(u, .leastNonzeroMagnitude)) < 0.5 * x * x + d * (1 - v + _log(v)) { return d * v * scale }
+        }
+    }
+
+    /// Poisson(λ): inversion by sequential search for λ < 30, else the PTRS transformed-rejection
+    /// method (Hörmann 1993), both exact.
+    public mutating func poisson(_ lambda: Double) -> Int {
+        if lambda <= 0 { return 0 }
+        if lambda < 30 {
+            var k = 0
+            var p = _exp(-lambda), s = p
+            let u = uniform()
+            while u > s && k < 10_000 { k += 1; p *= lambda / Double(k); s += p }
+            return k
+        }
+        let slam = lambda.squareRoot(), loglam = _log(lambda)
+        let b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b
+        let invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2)
+        while true {
+            let u = uniform() - 0.5, v = uniform()
+            let us = 0.5 - abs(u)
+            let k = (2 * a / us + b) * u + lambda + 0.43
+            if us >= 0.07 && v <= vr { return Int(k) }
+            if k < 0 || (us < 0.013 && v > us) { continue }
+            let kf = k.rounded(.down)
+            if _log(v) + _log(invalpha) - _log(a / (us * us) + b) <= -lambda + kf * loglam - _lgamma(kf + 1) { return Int(kf) }
+        }
+    }
+
     /// Fisher–Yates shuffle with this generator (stable across Swift versions, unlike `shuffle(using:)`).
     public mutating func shuffle<T>(_ a: inout [T]) {
         var i = a.count - 1
@@ -90,7 +134,13 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
 #if canImport(Glibc)
 import Glibc
 @usableFromInline func _log(_ x: Double) -> Double { Glibc.log(x) }
+@usableFromInline func _exp(_ x: Double) -> Double { Glibc.exp(x) }
+@usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+@usableFromInline func _lgamma(_ x: Double) -> Double { Glibc.lgamma(x) }
 #else
 import Darwin
 @usableFromInline func _log(_ x: Double) -> Double { Darwin.log(x) }
+@usableFromInline func _exp(_ x: Double) -> Double { Darwin.exp(x) }
+@usableFromInline func _pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
+@usableFromInline func _lgamma(_ x: Double) -> Double { Darwin.lgamma(x) }
 #endif

@@ -69,3 +69,29 @@ final class RNGTests: XCTestCase {
 extension SeededRNG {
     func nextCopy() -> UInt64 { var c = self; return c.next() }
 }
+
+final class DistributionTests: XCTestCase {
+    func moments(_ x: [Double]) -> (Double, Double) {
+        let m = x.reduce(0, +) / Double(x.count)
+        return (m, x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1))
+    }
+
+    func testGammaMoments() {
+        var r = SeededRNG(seed: 11)
+        for (shape, scale) in [(0.5, 2.0), (3.0, 1.5), (40.0, 0.1)] {
+            let (m, v) = moments((0..<100_000).map { _ in r.gamma(shape: shape, scale: scale) })
+            XCTAssertEqual(m, shape * scale, accuracy: 0.02 * shape * scale, "mean, shape \(shape)")
+            XCTAssertEqual(v, shape * scale * scale, accuracy: 0.05 * shape * scale * scale, "variance, shape \(shape)")
+        }
+    }
+
+    func testPoissonMoments() {
+        var r = SeededRNG(seed: 12)
+        for lambda in [0.3, 4.0, 29.5, 30.5, 250.0] {
+            let (m, v) = moments((0..<100_000).map { _ in Double(r.poisson(lambda)) })
+            XCTAssertEqual(m, lambda, accuracy: 0.02 * lambda + 0.005, "mean, λ \(lambda)")
+            XCTAssertEqual(v, lambda, accuracy: 0.05 * lambda + 0.01, "variance, λ \(lambda)")
+        }
+        XCTAssertEqual(r.poisson(0), 0)
+    }
+}

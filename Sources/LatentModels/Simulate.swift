@@ -1,0 +1,132 @@
+import LatentCore
+
+/// Synthetic counts with known generative factors, for tests, benchmarks and sanity checks.
+///
+/// Model: K gene programs; cell c has one independent factor per program, a_ck — continuous
+/// (standard normal) or categorical (on/off with probability ½); gene g has a baseline mean μ_g
+/// (log-normal) and NB dispersion θ_g (log-normal around `theta`); the cell's library size L_c is
+/// log-normal. Then λ_cg = L_c · μ_g · exp(effect · Σ_k a_ck · [g ∈ program k]) / Σ_g' μ_g', and
+/// the count is Gamma–Poisson: Poisson(Gamma(θ_g, λ_cg/θ_g)), i.e. NB(mean λ, dispersion θ).
+public enum Simulate {
+    public enum FactorKind: String, Sendable, Codable, CaseIterable { case continuous, categorical, mixed }
+
+    public struct Parameters: Sendable {
+        public var cells = 2000
+        public var genes = 2000
+        public var programs = 8
+        public var programSize = 40
+        public var effect = 1.0
+        public var factorKind: FactorKind = .mixed
+        public var meanLibrarySize = 5000.0
+        public var theta = 10.0
+        public init() {}
+    }
+
+    public struct Result: Sendable {
+        public var dataset: Dataset
+        public var programs: [(name: String, genes: [String])]
+    }
+
+    /// `geneSets` (optional) supplies program definitions: programs are drawn from sets with
+    /// enough genes, and the gene universe is built from them, so enrichment can find them by name.
+    public static func run(_ p: Parameters, geneSets: [(name: String, genes: [String])]? = nil, rng: inout SeededRNG) throws -> Result {
+        guard p.cells >= 2, p.genes >= 2, p.programs >= 1 else {
+            throw LatentError.badInput(nil, nil, "need at least 2 cells, 2 genes and 1 program")
+        }
+        var geneNames: [String]
+        var programs: [(name: String, genes: [String])] = []
+        if let sets = geneSets {
+            // Programs: random sets of a usable size, pairwise disjoint so that each gene belongs to one factor.
+            var order = Array(sets.indices)
+            rng.shuffle(&order)
+            var used = Set<String>()
+            for i in order where programs.count < p.programs {
+                let s = sets[i]
+                guard s.genes.count >= 15, s.genes.count <= max(p.programSize * 3, 60) else { continue }
+                if s.genes.contains(where: used.contains) { continue }
+                programs.append((s.name, s.genes))
+                used.formUnion(s.genes)
+            }
+            guard programs.count == p.programs else {
+                throw LatentError.badInput(nil, nil, "the gene sets hold only \(programs.count) disjoint sets of usable size for \(p.programs) programs")
+            }
+            // Universe: program genes first, then other genes of the collection as background.
+            geneNames = programs.flatMap(\.genes)
+            var background = Array(Set(sets.flatMap(\.genes)).subtracting(used)).sorted()
+            rng.shuffle(&background)
+            geneNames += background.prefix(max(0, p.genes - geneNames.count))
+            guard geneNames.count >= p.genes || !background.isEmpty else {
+                throw LatentError.badInput(nil, nil, "the gene sets name too few genes")
+            }
+            geneNames = Array(geneNames.prefix(max(p.genes, programs.reduce(0) { $0 + $1.genes.count })))
+        } else {
+            geneNames = (0..<p.genes).map { "GENE\($0)" }
+            guard p.programs * p.programSize <= p.genes else {
+                throw LatentError.badInput(nil, nil, "\(p.programs) programs × \(p.programSize) genes do not fit in \(p.genes) genes")
+            }
+            var pool = Array(0..<p.genes)
+            rng.shuffle(&pool)
+            for k in 0..<p.programs {
+                let members = pool[(k * p.programSize)..<((k + 1) * p.programSize)].sorted().map { geneNames[$0] }
+                programs.append(("PROGRAM_\(k + 1)", members))
+            }
+        }
+        let g = geneNames.count, n = p.cells, K = programs.count
+        var membership = [[Int]](repeating: [], count: g)
+        let index = Dictionary(uniqueKeysWithValues: geneNames.enumerated().map { ($1, $0) })
+        for (k, prog) in programs.enumerated() { for name in prog.genes { if let j = index[name] { membership[j].append(k) } } }
+        // Per-gene baseline and dispersion; per-cell library size and factors.
+        let mu = (0..<g).map { _ in exp(rng.normal() * 1.2) }
+        let muSum = mu.reduce(0, +)
+        let theta = (0..<g).map { _ in p.theta * exp(rng.normal() * 0.5) }
+        let library = (0..<n).map { _ in p.meanLibrarySize * exp(rng.normal() * 0.3 - 0.045) }
+        var factors = [[Double]](repeating: [Double](repeating: 0, count: n), count: K)
+        var kinds: [FactorKind] = []
+        for k in 0..<K {
+            let kind: FactorKind = p.factorKind == .mixed ? (k % 2 == 0 ? .continuous : .categorical) : p.factorKind
+            kinds.append(kind)
+            for c in 0..<n { factors[k][c] = kind == .continuous ? rng.normal() : (rng.uniform() < 0.5 ? 0 : 1) }
+        }
+        var indptr = [0], indices = [Int32](), values = [Float]()
+        for c in 0..<n {
+            for j in 0..<g {
+                var shift = 0.0
+                for k in membership[j] { shift += factors[k][c] }
+                let lambda = library[c] * mu[j] / muSum * exp(p.effect * shift)
+                let count = rng.poisson(rng.gamma(shape: theta[j], scale: lambda / theta[j]))
+                if count > 0 { indices.append(Int32(j)); values.append(Float(count)) }
+            }
+            indptr.append(values.count)
+        }
+        var obs = DataFrame(index: (0..<n).map { "cell\($0)" })
+        for k in 0..<K {
+            if kinds[k] == .continuous {
+                obs.set("factor_\(k + 1)", .float64(factors[k]))
+            } else {
+                obs.set("factor_\(k + 1)", .categorical(codes: factors[k].map { Int32($0) }, categories: ["off", "on"], ordered: false))
+            }
+        }
+        obs.set("library_size", .float64(library))
+        var vars = DataFrame(index: geneNames)
+        vars.set("program", .string(membership.map { $0.map { programs[$0].name }.joined(separator: ";") }))
+        vars.set("theta", .float64(theta))
+        var ds = Dataset(X: .sparse(SparseMatrix(rows: n, cols: g, indptr: indptr, indices: indices, values: values)), obs: obs, var: vars)
+        var progDict = OrderedDict()
+        for (k, prog) in programs.enumerated() {
+            progDict[prog.name] = .dict(OrderedDict([("factor", .string("factor_\(k + 1)")), ("kind", .string(kinds[k].rawValue)),
+                                                     ("genes", .strings(prog.genes))]))
+        }
+        ds.uns["simulation"] = .dict(OrderedDict([
+            ("programs", .dict(progDict)),
+            ("params", .dict(OrderedDict([("effect", .double(p.effect)), ("theta", .double(p.theta)),
+                                           ("mean_library_size", .double(p.meanLibrarySize))]))),
+        ]))
+        return Result(dataset: ds, programs: programs)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
