@@ -31,7 +31,9 @@ let package = Package(
                             .unsafeFlags(["-fveclib=libmvec"], .when(platforms: [.linux]))],
                 linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
         .target(name: "LatentCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
-        .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib"], swiftSettings: fast),
+        // Async-signal-safe cleanup of a half-written output on Ctrl-C.
+        .target(name: "CRuntime"),
+        .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib", "CRuntime"], swiftSettings: fast),
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "CBLAS"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),

@@ -1,3 +1,4 @@
+import CRuntime
 import Foundation
 import LatentCore
 
@@ -13,6 +14,8 @@ public enum AtomicOutput {
             throw LatentError.badInput(path, nil, "output directory \(dir) does not exist")
         }
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        lr_set_pending_output(tmp)            // removed by the signal handler if interrupted
+        defer { lr_clear_pending_output() }
         do {
             try body(tmp)
         } catch {
@@ -25,6 +28,9 @@ public enum AtomicOutput {
             throw LatentError(.internalFailure, file: path, "cannot move the finished output into place: \(reason)")
         }
     }
+
+    /// On SIGINT/SIGTERM, remove the output being written and exit with 128 + signal.
+    public static func installInterruptCleanup() { lr_install_interrupt_cleanup() }
 
     /// Writes bytes atomically ("-" means stdout).
     public static func write(_ data: Data, to path: String) throws {
