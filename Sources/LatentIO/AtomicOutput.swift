@@ -29,8 +29,17 @@ public enum AtomicOutput {
         }
     }
 
-    /// On SIGINT/SIGTERM, remove the output being written and exit with 128 + signal.
+    /// On SIGINT/SIGTERM, remove the output being written and exit with 128 + signal; on a fatal
+    /// signal, one error line (see CRuntime) instead of a backtrace.
     public static func installInterruptCleanup() { lr_install_interrupt_cleanup() }
+
+    /// Marks `path` as the input being decoded by a C library while `body` runs, so that a crash
+    /// inside that library is reported as a damaged input file (exit 2).
+    public static func decoding<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
+        lr_set_current_input(path)
+        defer { lr_clear_current_input() }
+        return try body()
+    }
 
     /// Writes bytes atomically ("-" means stdout).
     public static func write(_ data: Data, to path: String) throws {

@@ -293,7 +293,9 @@ public enum DelimitedText {
         case "inf", "-inf", "+inf", "infinity", "-infinity":
             return LatentError.badInput(path, place, "non-finite value '\(text)'")
         default:
-            let shown = text.count > 30 ? String(text.prefix(30)) + "…" : text
+            // Control characters (a stray CR, binary junk) would break the one-line message.
+            let clean = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? "?" : $0 }))
+            let shown = clean.count > 30 ? String(clean.prefix(30)) + "…" : clean
             return LatentError.badInput(path, place, "non-numeric value '\(shown)'")
         }
     }

@@ -11,8 +11,13 @@ public enum H5AD {
         public init(readAligned: Bool = true) { self.readAligned = readAligned }
     }
 
-    /// Reads a whole file. Warnings (skipped elements) go to `warnings`.
+    /// Reads a whole file. Warnings (skipped elements) go to `warnings`. A crash inside libhdf5
+    /// (1.10 segfaults on some corrupted heaps) is reported as a damaged file, exit 2.
     public static func read(_ path: String, options: ReadOptions = .init(), warnings: inout [String]) throws -> Dataset {
+        try AtomicOutput.decoding(path) { try readUnguarded(path, options: options, warnings: &warnings) }
+    }
+
+    static func readUnguarded(_ path: String, options: ReadOptions, warnings: inout [String]) throws -> Dataset {
         let file = try H5File.open(path)
         let root = file.root
         var reader = Reader(warnings: [])

@@ -74,7 +74,7 @@ public enum Import {
             ds = d
             notes += w
         case .tenxH5:
-            let (d, w) = try TenX.readCellRangerH5(path, varNames: options.varNames)
+            let (d, w) = try AtomicOutput.decoding(path) { try TenX.readCellRangerH5(path, varNames: options.varNames) }
             ds = d
             notes += w
         }
