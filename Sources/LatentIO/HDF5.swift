@@ -281,9 +281,19 @@ final class H5Dataset: H5Object {
         return classify(t)
     }
 
+    /// A damaged header can claim absurd sizes; refuse before allocating rather than trap.
+    private func checkFits<T>(_ count: Int, _ type: T.Type) throws {
+        let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = Double(count) * Double(MemoryLayout<T>.stride)
+        if count < 0 || bytes > physical {
+            throw error("claims \(count) elements (\(Int(bytes / 1e9)) GB), more than this machine's memory (damaged file?)")
+        }
+    }
+
     /// Reads the whole dataset converted to `memType` (HDF5 converts integer/float widths).
     private func read<T>(as memType: hid_t, count: Int, zero: T) throws -> [T] {
         if count == 0 { return [] }
+        try checkFits(count, T.self)
         var failed = false
         let out = [T](unsafeUninitializedCapacity: count) { buf, n in
             adviseHugePages(UnsafeMutableRawPointer(buf.baseAddress!), bytes: count * MemoryLayout<T>.stride)
@@ -313,6 +323,7 @@ final class H5Dataset: H5Object {
     private func readFast<T>(as memType: hid_t, fileType: hid_t, zero: T) throws -> [T] {
         let count = elementCount
         if count == 0 { return [] }
+        try checkFits(count, T.self)
         // One allocation either way: decide the path before allocating.
         guard canReadChunksInParallel(fileType: fileType) else { return try read(as: memType, count: count, zero: zero) }
         var fast = false
@@ -454,6 +465,8 @@ func readStringValues(_ h: H5Handle, isAttribute: Bool) throws -> [String] {
     guard H5Tget_class(ft) == H5T_STRING else { throw h.error("expected strings") }
     let n = try elementCount(h, isAttribute: isAttribute)
     if n == 0 { return [] }
+    let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    if Double(n) * 16 > physical { throw h.error("claims \(n) strings, more than this machine's memory (damaged file?)") }
     func doRead(_ mt: hid_t, _ buf: UnsafeMutableRawPointer) -> herr_t {
         isAttribute ? H5Aread(h.id, mt, buf) : H5Dread(h.id, mt, lh5_s_all(), lh5_s_all(), lh5_p_default(), buf)
     }
