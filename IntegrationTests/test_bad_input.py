@@ -189,3 +189,14 @@ def test_failed_import_keeps_existing_output(tmp_path):
     r = latent("import", bad, "-o", out)
     assert r.rc == 2
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["damaged_heap.h5ad", "damaged_attribute.h5ad"])
+def test_files_that_crash_libhdf5_are_bad_input(tmp_path, name):
+    """Byte-flipped h5ad files found by fuzzing on which libhdf5 1.10 itself segfaults (its
+    global-heap reader trusts the sizes it finds): still one line, exit 2, nothing written."""
+    from conftest import ROOT
+    src = ROOT / "IntegrationTests" / "fixtures" / name
+    out = tmp_path / "out.h5ad"
+    r = latent("import", src, "-o", out)
+    assert_bad_input(r, str(src), output=out, directory=tmp_path)
