@@ -1,4 +1,9 @@
 import LatentCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Which axis of a text table holds the observations.
 public enum Orientation: String, Sendable, CaseIterable {
@@ -14,7 +19,14 @@ public struct DelimitedTextOptions: Sendable {
     /// nil: by extension (.csv comma; .tsv/.tab/.txt tab), else by the header line.
     public var delimiter: UInt8? = nil
     public var threads = 1
-    public init() {}
+    /// Rows are parsed in blocks of at least this many bytes (tests lower it to exercise blocks).
+    var minBlockBytes = 1 << 18
+
+    public init(orientation: Orientation = .auto, delimiter: UInt8? = nil, threads: Int = 1) {
+        self.orientation = orientation
+        self.delimiter = delimiter
+        self.threads = threads
+    }
 }
 
 public struct DelimitedTextResult: Sendable {
@@ -46,13 +58,16 @@ public enum DelimitedText {
             throw LatentError.badInput(path, nil, "empty matrix: a header but no data rows")
         }
         // R's write.table leaves out the header cell above the row names.
-        let firstRowFields = try splitFields(bytes, from: dataLines[0], delimiter: delimiter, path: path, line: 2).count
-        if firstRowFields == header.count + 1 { columnNames = header }
+        let firstRowFields = try splitFields(bytes, from: dataLines[0], delimiter: delimiter, path: path,
+                                             line: lineNumber(lines, dataLines[0])).count
+        let rStyleHeader = firstRowFields == header.count + 1
+        if rStyleHeader { columnNames = header }
         let nCols = columnNames.count
         guard nCols > 0 else { throw LatentError.badInput(path, "line 1", "empty matrix: no data columns after the row names") }
 
         let parsed = try parseRows(bytes, lines: dataLines, firstLineNumber: { lineNumber(lines, dataLines[$0]) },
-                                   nCols: nCols, delimiter: delimiter, path: path, threads: options.threads)
+                                   nCols: nCols, delimiter: delimiter, path: path, threads: options.threads,
+                                   minBlockBytes: options.minBlockBytes)
         var csr = parsed.matrix
         let rowNames = parsed.names
 
@@ -72,8 +87,10 @@ public enum DelimitedText {
         var seen: [String: Int] = [:]
         for (i, n) in obsNames.enumerated() {
             if let j = seen[n] {
-                let place = obsLines.map { "line \($0[i])" } ?? "column \(i + 2)"
-                let first = obsLines.map { "line \($0[j])" } ?? "column \(j + 2)"
+                // Observations in the header: column numbers of the header line.
+                let shift = rStyleHeader ? 1 : 2
+                let place = obsLines.map { "line \($0[i])" } ?? "line 1, column \(i + shift)"
+                let first = obsLines.map { "line \($0[j])" } ?? "column \(j + shift)"
                 throw LatentError.badInput(path, place, "duplicate observation name '\(n)' (first at \(first))")
             }
             seen[n] = i
@@ -90,10 +107,17 @@ public enum DelimitedText {
 
     // MARK: lines and fields
 
+    /// Where each line starts (`b` ends with a newline). memchr finds newlines many bytes at a time.
     static func lineStarts(_ b: [UInt8]) -> [Int] {
         var starts = [0]
-        b.withUnsafeBufferPointer { p in
-            for i in 0..<(p.count - 1) where p[i] == 10 { starts.append(i + 1) }
+        b.withUnsafeBufferPointer { buf in
+            guard let p = buf.baseAddress else { return }
+            var i = 0
+            let last = buf.count - 1
+            while i < last, let nl = memchr(p + i, 10, last - i) {
+                i = UnsafeRawPointer(nl).assumingMemoryBound(to: UInt8.self) - p + 1
+                starts.append(i)
+            }
         }
         return starts
     }
@@ -106,6 +130,9 @@ public enum DelimitedText {
     }
 
     static func isBlank(_ b: [UInt8], _ start: Int) -> Bool {
+        // Almost every line starts with a name: decide on the first byte without scanning the line.
+        let c = b[start]
+        if c != 10 && c != 13 && c != 32 && c != 9 { return false }
         let e = lineEnd(b, start)
         return b[start..<e].allSatisfy { $0 == 32 || $0 == 9 }
     }
@@ -120,7 +147,7 @@ public enum DelimitedText {
         var name = path.lowercased()
         if name.hasSuffix(".gz") { name = String(name.dropLast(3)) }
         if name.hasSuffix(".csv") { return 44 }
-        if name.hasSuffix(".tsv") || name.hasSuffix(".tab") { return 9 }
+        if name.hasSuffix(".tsv") || name.hasSuffix(".tab") || name.hasSuffix(".txt") { return 9 }
         let tabs = header.filter { $0 == 9 }.count, commas = header.filter { $0 == 44 }.count
         return tabs >= commas ? 9 : 44
     }
@@ -175,9 +202,10 @@ public enum DelimitedText {
     }
 
     static func parseRows(_ b: [UInt8], lines: [Int], firstLineNumber: (Int) -> Int, nCols: Int, delimiter: UInt8,
-                          path: String, threads: Int) throws -> Parsed {
+                          path: String, threads: Int, minBlockBytes: Int) throws -> Parsed {
         let n = lines.count
-        let nBlocks = max(1, min(threads * 4, n / 256 + 1))
+        // Enough blocks to share the work, none much smaller than minBlockBytes (wide tables have few rows).
+        let nBlocks = max(1, min(threads * 4, n, b.count / max(1, minBlockBytes) + 1))
         var blocks = [Block](repeating: Block(), count: nBlocks)
         let lineNos = (0..<n).map(firstLineNumber)
         b.withUnsafeBufferPointer { buf in
@@ -268,13 +296,14 @@ public enum DelimitedText {
             while fe > fs && p[fe - 1] == 32 { fe -= 1 }
             switch NumberParsing.parse(p, fs, fe) {
             case .number(let v):
-                if !v.isFinite { throw nonFinite(path, line, col, p, fs, fe) }
-                if v != 0 {
+                let f = Float(v)
+                if !f.isFinite { throw badValue(path, line, col, p, fs, fe, number: v) }
+                if f != 0 {
                     blk.indices.append(Int32(col))
-                    blk.values.append(Float(v))
+                    blk.values.append(f)
                 }
             case .notANumber:
-                throw nonFinite(path, line, col, p, fs, fe)
+                throw badValue(path, line, col, p, fs, fe, number: nil)
             }
             col += 1
         }
@@ -283,9 +312,18 @@ public enum DelimitedText {
         }
     }
 
-    static func nonFinite(_ path: String, _ line: Int, _ col: Int, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> LatentError {
+    /// What is wrong with a cell that is not a finite Float32: `number` is its value when it
+    /// parsed as one (an overflow like 1e400, or 1e39 which only Double holds).
+    static func badValue(_ path: String, _ line: Int, _ col: Int, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int,
+                         number: Double?) -> LatentError {
         let text = String(decoding: UnsafeBufferPointer(start: p + s, count: e - s), as: UTF8.self)
         let place = "line \(line), column \(col + 2)"
+        if let v = number {
+            let shown = text.count > 30 ? String(text.prefix(30)) + "…" : text
+            return v.isFinite
+                ? LatentError.badInput(path, place, "value '\(shown)' is too large for Float32 (largest 3.4e38)")
+                : LatentError.badInput(path, place, "non-finite value '\(shown)'")
+        }
         switch text.lowercased() {
         case "": return LatentError.badInput(path, place, "missing value (empty field)", hint: "impute or drop it before import")
         case "na", "nan", "n/a", "null", "none":

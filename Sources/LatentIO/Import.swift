@@ -68,9 +68,9 @@ public enum Import {
             notes += r.warnings
         case .tenxMTX:
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
             let dir = isDir.boolValue ? path : (path as NSString).deletingLastPathComponent
-            let (d, w) = try TenX.readMatrixMarketDirectory(dir.isEmpty ? "." : dir, varNames: options.varNames)
+            let (d, w) = try TenX.readMatrixMarketDirectory(dir.isEmpty ? "." : dir, varNames: options.varNames, threads: options.threads)
             ds = d
             notes += w
         case .tenxH5:
