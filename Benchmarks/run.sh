@@ -1,13 +1,72 @@
 #!/usr/bin/env bash
-# make bench: latent beside the tools users would otherwise run (anndata, pandas, scanpy, GSEApy),
-# on the same generated data, as ratios. Results: Benchmarks/results/*.md (and .tsv).
-#   bash Benchmarks/run.sh [io|normalize|enrich ...]   (default: all; --small for a quick check)
+# make bench: latent beside the tools users would otherwise run (anndata, pandas, scanpy,
+# scikit-learn, GSEApy) on the same seeded data. Results: Benchmarks/results/<name>.md and .tsv.
+#
+#   bash Benchmarks/run.sh                 # every benchmark: io, normalize, pca, enrich
+#   bash Benchmarks/run.sh io              # one or more by name
+#   bash Benchmarks/run.sh --small io      # quick check on small data (io: results under Benchmarks/data/)
+#
+# io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py; normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+small=()
+which=()
+for a in "$@"; do
+  case "$a" in
+    --small) small=(--small) ;;
+    io|normalize|pca|enrich) which+=("$a") ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, --small)" >&2; exit 2 ;;
+  esac
+done
+[ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich)
+
+# OpenBLAS 0.3.21 does not know Zen 5; SkylakeX kernels run on every AVX-512 machine (see Makefile).
 if grep -q avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}; fi
-swift build -c release >/dev/null
-if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-if ! .venv/bin/python -c "import anndata, scanpy, gseapy, skmisc" 2>/dev/null; then
-  .venv/bin/pip install -q anndata scanpy gseapy scikit-misc h5py scipy pandas
+
+# Python anchors in the repo's venv, installed only when missing.
+PY=$ROOT/.venv/bin/python
+if [ ! -x "$PY" ]; then python3 -m venv .venv; fi
+if ! "$PY" -c "import anndata" 2>/dev/null; then
+  "$PY" -m pip install -q anndata h5py scipy pandas numpy
 fi
-.venv/bin/python Benchmarks/bench.py --latent .build/release/latent "$@"
+for w in "${which[@]}"; do
+  case "$w" in
+    normalize) mods="scanpy skmisc"; pkgs="scanpy scikit-misc" ;;
+    pca)       mods="scanpy sklearn"; pkgs="scanpy scikit-learn" ;;
+    enrich)    mods="gseapy"; pkgs="gseapy" ;;
+    *) continue ;;
+  esac
+  for m in $mods; do
+    if ! "$PY" -c "import $m" 2>/dev/null; then "$PY" -m pip install -q $pkgs; break; fi
+  done
+done
+
+# latent in release; show the compiler's complaint when the build fails.
+log=$(mktemp)
+if ! swift build -c release >"$log" 2>&1; then
+  tail -40 "$log" >&2
+  rm -f "$log"
+  echo "run.sh: swift build -c release failed" >&2
+  exit 1
+fi
+rm -f "$log"
+BIN=$ROOT/.build/release/latent
+
+status=0
+rest=()
+for w in "${which[@]}"; do
+  if [ "$w" = io ]; then
+    "$PY" Benchmarks/io_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = pca ]; then
+    "$PY" Benchmarks/pca_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  else
+    rest+=("$w")
+  fi
+done
+if [ ${#rest[@]} -gt 0 ]; then
+  "$PY" Benchmarks/bench.py --latent "$BIN" ${small[@]+"${small[@]}"} "${rest[@]}" || status=$?
+fi
+exit $status

@@ -11,17 +11,25 @@ struct PCACommand: ParsableCommand {
         commandName: "pca",
         abstract: "Principal components: obsm[\"X_pca\"], varm[\"PCs\"], uns[\"pca\"] as scanpy writes them.",
         discussion: """
+        Variances and variance ratios as scikit-learn's PCA; signs by its svd_flip (each \
+        component's largest-magnitude loading is positive). Sparse input is centred implicitly, \
+        never densified. --k above min(observations − 1, variables) is an error, not clamped.
+
+        Solvers: exact (LAPACK eigendecomposition of the smaller Gram matrix), randomized (block \
+        Krylov, stopped when every component's relative residual is below --tol), auto (exact \
+        for small or nearly full problems, randomized otherwise).
+
         Examples:
           latent pca norm.h5ad -o pca.h5ad --k 50
           latent pca norm.h5ad -o pca.h5ad --k 20 --solver exact
+          latent pca counts_log.h5ad -o pca.h5ad --k 30 --no-center   # scanpy's zero_center=False
         """
     )
 
     @Argument(help: "Input .h5ad (e.g. from `latent normalize`).")
     var input: String
 
-    @Option(name: .shortAndLong, help: "Output .h5ad path.")
-    var output: String
+    @OptionGroup var out: ModelOutputOptions
 
     @Option(help: "Number of components.")
     var k: Int = 50
@@ -29,17 +37,21 @@ struct PCACommand: ParsableCommand {
     @Option(help: "auto | exact | randomized.")
     var solver: PCA.Solver = .auto
 
-    @Flag(name: .customLong("no-center"), help: "Do not subtract gene means (as scanpy's zero_center=False).")
+    @Flag(name: .customLong("no-center"), help: "Do not subtract gene means (scanpy's zero_center=False: TruncatedSVD).")
     var noCenter = false
 
-    @Flag(help: "Print read, fit and write times on stderr.")
-    var timing = false
+    @Option(help: "Randomized solver: stop when every component's relative residual ‖Cv − λv‖/λ is below this.")
+    var tol: Double = 1e-3
+
+    @Option(help: "Randomized solver: columns added to --k in each Krylov block (sklearn's n_oversamples).")
+    var oversampling: Int = 10
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
         if k < 1 { throw ValidationError("--k must be at least 1") }
+        if !(tol > 0 && tol < 1) { throw ValidationError("--tol must be between 0 and 1") }
+        if oversampling < 0 { throw ValidationError("--oversampling must be 0 or more") }
     }
 
     func run() throws {
@@ -48,18 +60,17 @@ struct PCACommand: ParsableCommand {
         let clock = Stopwatch()
         var ds = try readModelInput(input, global)
         let tRead = clock.lap()
-        let result: PCA.Result
-        do {
-            result = try PCA.fit(ds.X, k: k, solver: solver, center: !noCenter, rng: &rng, threads: run.threads)
-        } catch let e as LatentError {
-            throw e.inFile(input)
-        }
+        let result = try PCA.fit(ds.X, k: k, solver: solver, center: !noCenter, options: PCA.Options(oversampling: oversampling, tolerance: tol),
+                                 rng: &rng, threads: run.threads, file: input)
         let tFit = clock.lap()
+        if !result.converged {
+            global.note("\(input): the randomized solver stopped at its block limit with relative residual \(result.residual) above --tol \(tol); the smallest components are approximate (try --solver exact)")
+        }
         result.store(into: &ds)
-        try H5AD.write(ds, to: output, compression: Compression(level: 4, threads: run.threads))
-        if timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
-        let top = result.varianceRatio.prefix(5).map { String(format: "%.3f", $0) }.joined(separator: ", ")
-        global.note("\(output): \(k) components (\(result.solver.rawValue)); variance ratio \(top)\(k > 5 ? ", …" : "")")
-        print(output)
+        try out.write(ds, threads: run.threads)
+        if out.timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
+        let top = result.varianceRatio.prefix(5).map { String(format: "%.1f%%", 100 * $0) }.joined(separator: ", ")
+        global.note("\(out.output): \(k) components (\(result.method)); variance ratio \(top)\(k > 5 ? ", …" : "")")
+        print(out.output)
     }
 }

@@ -1,0 +1,59 @@
+import ArgumentParser
+import LatentCore
+import LatentIO
+import LatentModels
+
+extension NMF.Solver: ExpressibleByArgument {}
+extension NMF.Initialization: ExpressibleByArgument {}
+
+/// `latent nmf`: BioBombe's NMF baseline, stored with the same key pattern as PCA.
+struct NMFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nmf",
+        abstract: "Non-negative matrix factorisation: obsm[\"X_nmf\"] (W), varm[\"NMF_loadings\"] (Hᵀ), uns[\"nmf\"].",
+        discussion: """
+        scikit-learn's NMF with the Frobenius loss: --solver cd (coordinate descent, i.e. HALS; \
+        sklearn's default) or mu (multiplicative updates), started from --init nndsvda (sklearn's \
+        default), nndsvd or random. X must be non-negative (log-normalised, not z-scored).
+
+        Example:
+          latent nmf norm.h5ad -o nmf.h5ad --k 20
+        """)
+
+    @Argument(help: "Input .h5ad with non-negative X.") var input: String
+    @OptionGroup var out: ModelOutputOptions
+    @Option(help: "Number of components.") var k: Int = 20
+    @Option(help: "cd | mu.") var solver: NMF.Solver = .cd
+    @Option(help: "nndsvda | nndsvd | random (seeded by --seed).") var `init`: NMF.Initialization = .nndsvda
+    @Option(name: .customLong("max-iter"), help: "Iteration limit.") var maxIter: Int = 200
+    @Option(help: "sklearn's tol: relative stopping threshold.") var tol: Double = 1e-4
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if k < 1 { throw ValidationError("--k must be at least 1") }
+        if maxIter < 1 { throw ValidationError("--max-iter must be at least 1") }
+        if !(tol >= 0) { throw ValidationError("--tol must be 0 or more") }
+    }
+
+    func run() throws {
+        let run = global.run
+        var rng = run.rng()
+        let clock = Stopwatch()
+        var ds = try readModelInput(input, global)
+        let tRead = clock.lap()
+        let r = try NMF.fit(ds.X, k: k, solver: solver, initialization: `init`, maxIterations: maxIter, tolerance: tol,
+                            rng: &rng, threads: run.threads, file: input)
+        let tFit = clock.lap()
+        if !r.converged { global.note("\(input): NMF did not converge in \(maxIter) iterations (raise --max-iter)") }
+        ds.storeFactors(scores: r.scores, loadings: r.loadings, keys: .nmf, info: OrderedDict([
+            ("reconstruction_err", .double(r.reconstructionError)),
+            ("n_iter", .int(Int64(r.iterations))), ("converged", .bool(r.converged)),
+            ("params", .dict(OrderedDict([("solver", .string(solver.rawValue)), ("init", .string(`init`.rawValue)),
+                                          ("beta_loss", .string("frobenius")), ("tol", .double(tol))]))),
+        ]))
+        try out.write(ds, threads: run.threads)
+        if out.timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
+        global.note("\(out.output): \(k) factors, reconstruction error \(r.reconstructionError) after \(r.iterations) iterations")
+        print(out.output)
+    }
+}
