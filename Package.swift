@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CRuntime"),
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib", "CRuntime"], swiftSettings: fast),
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
-        .target(name: "LatentModels", dependencies: ["LatentCore", "CBLAS"], swiftSettings: fast),
+        .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
         .executableTarget(name: "latent", dependencies: [
             "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",

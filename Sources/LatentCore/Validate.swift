@@ -55,6 +55,19 @@ public enum Validate {
         }
     }
 
+    /// Every value of X must lie in [lower, upper] (e.g. probabilities for a Bernoulli likelihood).
+    public static func within(_ ds: Dataset, lower: Float, upper: Float, file: String, key: String = "X",
+                              purpose: String, hint: String? = nil) throws {
+        let values = ds.X.storedValues
+        let bad = values.withUnsafeBufferPointer { v -> Int? in
+            for i in 0..<v.count where !(v[i] >= lower && v[i] <= upper) { return i }
+            return nil
+        }
+        if let p = bad {
+            throw LatentError.badInput(file, place(ds, p, key: key), "value \(values[p]) outside [\(lower), \(upper)], \(purpose)", hint: hint)
+        }
+    }
+
     /// Cell (sample) names must be unique: they key every per-cell output.
     public static func uniqueObsNames(_ ds: Dataset, file: String) throws {
         var seen: [String: Int] = [:]

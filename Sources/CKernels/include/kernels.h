@@ -11,4 +11,17 @@ void lk_log1p_f32(float *x, size_t n);
 void lk_log2p1_f32(float *x, size_t n);
 /// out[i] = exp(x[i]) - 1.
 void lk_expm1_f32(const float *x, float *out, size_t n);
+
+// Neural-network element-wise kernels (Float32, vectorised through libmvec). Losses are summed
+// in double; gradients are written already multiplied by `scale` (1/batch size).
+
+/// out[i] = exp(x[i]).
+void lk_exp_f32(const float *x, float *out, size_t n);
+/// out[i] = 1 / (1 + exp(-x[i])).
+void lk_sigmoid_f32(const float *x, float *out, size_t n);
+/// Bernoulli with logits y against targets t in [0, 1]: returns sum of softplus(y) - t*y
+/// (binary cross-entropy), grad[i] = scale * (sigmoid(y) - t).
+double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, float scale);
+/// Unit-variance Gaussian: returns sum of (y - t)^2 / 2, grad[i] = scale * (y - t).
+double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, float scale);
 #endif

@@ -1,0 +1,108 @@
+import CBLAS
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// The element type of the network: Float for training, Double for gradient checks.
+///
+/// Everything in the VAE is generic over it so that the finite-difference tests run the very code
+/// that trains, in Float64 where differences of 1e-6 are meaningful. Hot element-wise work has
+/// buffer-level requirements that Float implements with the vectorised C kernels.
+public protocol NetScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
+    /// C = alpha·op(A)·op(B) + beta·C, row-major (cblas_sgemm / cblas_dgemm).
+    static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Self,
+                     _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,
+                     _ beta: Self, _ c: UnsafeMutablePointer<Self>, _ ldc: Int)
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func log1p(_ x: Self) -> Self
+    /// out[i] = 1/(1 + e^{-x[i]}).
+    static func sigmoid(_ x: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>, _ n: Int)
+    /// Σ softplus(y) − t·y; grad = scale·(σ(y) − t).
+    static func bernoulliLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
+    /// Σ ½(y − t)²; grad = scale·(y − t).
+    static func gaussianLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
+}
+
+extension NetScalar {
+    @inlinable public static func softplus(_ x: Self) -> Self {
+        x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))
+    }
+    @inlinable public static func sigmoid(_ x: Self) -> Self {
+        x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+    }
+}
+
+extension Float: NetScalar {
+    @inlinable public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                       _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+    @inlinable public static func log(_ x: Float) -> Float { logf(x) }
+    @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
+    public static func sigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        lk_sigmoid_f32(x, out, n)
+    }
+    public static func bernoulliLoss(_ y: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ grad: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Float) -> Double {
+        lk_bce_logits_f32(y, t, grad, n, scale)
+    }
+    public static func gaussianLoss(_ y: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ grad: UnsafeMutablePointer<Float>, _ n: Int, _ scale: Float) -> Double {
+        lk_half_sq_f32(y, t, grad, n, scale)
+    }
+}
+
+extension Double: NetScalar {
+    @inlinable public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
+                                       _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+                                       _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
+    @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
+    public static func sigmoid(_ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, _ n: Int) {
+        for i in 0..<n { out[i] = sigmoid(x[i]) }
+    }
+    public static func bernoulliLoss(_ y: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ grad: UnsafeMutablePointer<Double>, _ n: Int, _ scale: Double) -> Double {
+        var total = 0.0
+        for i in 0..<n {
+            total += softplus(y[i]) - t[i] * y[i]
+            grad[i] = scale * (sigmoid(y[i]) - t[i])
+        }
+        return total
+    }
+    public static func gaussianLoss(_ y: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ grad: UnsafeMutablePointer<Double>, _ n: Int, _ scale: Double) -> Double {
+        var total = 0.0
+        for i in 0..<n {
+            let d = y[i] - t[i]
+            total += 0.5 * d * d
+            grad[i] = scale * d
+        }
+        return total
+    }
+}
+
+/// lgamma and digamma in Double (the NB likelihood needs both; Float would lose the small
+/// differences lgamma(x + θ) − lgamma(θ) at large θ).
+public enum SpecialFunctions {
+    @inlinable public static func lgamma(_ x: Double) -> Double { Glibc.lgamma(x) }
+
+    /// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then the asymptotic
+    /// series ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ), accurate to ~1e-15 there.
+    public static func digamma(_ x: Double) -> Double {
+        var x = x, r = 0.0
+        while x < 6 { r -= 1 / x; x += 1 }
+        let f = 1 / (x * x)
+        let series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))))
+        return r + Glibc.log(x) - 0.5 / x - series
+    }
+}

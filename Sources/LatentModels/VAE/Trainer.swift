@@ -1,0 +1,209 @@
+import LatentCore
+
+/// One row of `history.tsv`: the epoch's means over its minibatches (weighted by their sizes),
+/// and the validation set's terms in evaluation mode.
+public struct EpochRecord: Sendable, Equatable {
+    public var epoch: Int
+    public var train = StepTerms()
+    public var validation: StepTerms? = nil
+    /// The KL weight at the epoch's last step (β·warm-up; the TC weight for `tc`).
+    public var klWeight: Double
+    public var capacity: Double
+    public var lr: Double
+}
+
+/// Cells as minibatches: rows of the (dense or CSR) input gathered into dense buffers. Only a
+/// batch is ever dense, never the whole matrix.
+struct BatchSource<T: NetScalar> {
+    let input: MatrixData
+    let target: MatrixData?
+    let library: [Double]?
+
+    func gather(_ m: MatrixData, _ rows: ArraySlice<Int>, into buf: UnsafeMutablePointer<T>) {
+        let g = m.cols
+        switch m {
+        case .dense(let d):
+            d.values.withUnsafeBufferPointer { v in
+                for (r, i) in rows.enumerated() {
+                    let src = v.baseAddress! + i * g, dst = buf + r * g
+                    for j in 0..<g { dst[j] = T(src[j]) }
+                }
+            }
+        case .sparse(let s):
+            buf.update(repeating: 0, count: rows.count * g)
+            for (r, i) in rows.enumerated() {
+                for p in s.indptr[i]..<s.indptr[i + 1] { buf[r * g + Int(s.indices[p])] = T(s.values[p]) }
+            }
+        }
+    }
+}
+
+public enum VAETrainer {
+    public struct Outcome<T: NetScalar> {
+        public var network: VAENetwork<T>
+        public var history: [EpochRecord]
+        public var bestEpoch: Int
+        public var stoppedEarly: Bool
+        public var trainCells: [Int]
+        public var validationCells: [Int]
+    }
+
+    /// Trains a VAE on `input` (cells × genes). `target` is what the likelihood scores when it is
+    /// not the input (raw counts for nb/zinb), `library` the cells' total counts.
+    ///
+    /// Random streams (all from `seed`): 1 initialisation, 2 the validation split, 3 the
+    /// reparameterisation noise, dropout and the discriminator's permutations, 1000 + e the
+    /// order of epoch e, 2000 + e the validation noise of epoch e.
+    public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
+                                           config: VAEParameters, seed: UInt64, quiet: Bool = true,
+                                           file: String? = nil) throws -> Outcome<T> {
+        let n = input.rows, g = input.cols
+        let root = SeededRNG(seed: seed)
+        var split = root.stream(2)
+        var order = split.permutation(n)
+        let nVal = config.validation > 0 ? Int((Double(n) * config.validation).rounded()) : 0
+        let useVal = nVal >= 2 && n - nVal >= 2
+        let valCells = useVal ? Array(order.prefix(nVal)).sorted() : []
+        let trainCells = useVal ? Array(order.dropFirst(nVal)).sorted() : Array(0..<n)
+        order = []
+        guard trainCells.count >= 2 else {
+            throw LatentError.badInput(file, nil, "need at least 2 cells to train on, have \(trainCells.count)")
+        }
+        let batch = min(config.batchSize, trainCells.count)
+        var initRNG = root.stream(1)
+        let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG)
+        var adam = Adam<T>(count: net.parameters.count)
+        var noise = root.stream(3)
+        let source = BatchSource<T>(input: input, target: target, library: library)
+        let xbuf = UnsafeMutablePointer<T>.allocate(capacity: batch * g)
+        let tbuf: UnsafeMutablePointer<T>? = target != nil ? .allocate(capacity: batch * g) : nil
+        let lbuf = UnsafeMutablePointer<T>.allocate(capacity: batch)
+        defer { xbuf.deallocate(); tbuf?.deallocate(); lbuf.deallocate() }
+
+        // Batches of the epoch; a last batch of one cell is dropped (batch norm and the TC
+        // estimators need two).
+        func batches(_ cells: [Int]) -> [ArraySlice<Int>] {
+            var out: [ArraySlice<Int>] = []
+            var i = 0
+            while i < cells.count {
+                let j = min(i + batch, cells.count)
+                if j - i >= 2 { out.append(cells[i..<j]) }
+                i = j
+            }
+            return out
+        }
+        let stepsPerEpoch = batches(trainCells).count
+        func weights(step s: Int) -> StepWeights {
+            var w = config.beta
+            if config.warmup > 0 { w *= min(1, Double(s) / (config.warmup * Double(stepsPerEpoch))) }
+            let c = min(config.capacityMax, config.capacityMax * Double(s) / Double(config.capacitySteps))
+            return StepWeights(klWeight: w, capacity: c)
+        }
+        func learningRate(epoch e: Int) -> Double {
+            switch config.lrSchedule {
+            case .constant: return config.lr
+            case .cosine: return config.lr * 0.5 * (1 + _cos(Double.pi * Double(e) / Double(config.epochs)))
+            }
+        }
+        func load(_ cells: ArraySlice<Int>) {
+            source.gather(input, cells, into: xbuf)
+            if let target, let tbuf { source.gather(target, cells, into: tbuf) }
+            if let library { for (r, i) in cells.enumerated() { lbuf[r] = T(library[i]) } }
+        }
+        func accumulate(_ sum: inout StepTerms, _ t: StepTerms, _ w: Double) {
+            sum.loss += w * t.loss; sum.recon += w * t.recon; sum.kl += w * t.kl
+            sum.tc += w * t.tc; sum.mi += w * t.mi; sum.dimKL += w * t.dimKL
+            if sum.klPerLatent.isEmpty { sum.klPerLatent = [Double](repeating: 0, count: t.klPerLatent.count) }
+            for j in t.klPerLatent.indices { sum.klPerLatent[j] += w * t.klPerLatent[j] }
+        }
+        func scaled(_ t: StepTerms, _ total: Double) -> StepTerms {
+            var t = t
+            t.loss /= total; t.recon /= total; t.kl /= total; t.tc /= total; t.mi /= total; t.dimKL /= total
+            t.klPerLatent = t.klPerLatent.map { $0 / total }
+            return t
+        }
+
+        var history: [EpochRecord] = []
+        var step = 0
+        var best = Double.infinity, bestEpoch = 0, sinceBest = 0, stoppedEarly = false
+        var bestValues: [T]? = nil
+        var bestStats: [([[T]], [[T]])] = []
+        var progress = Progress("epoch", total: config.epochs, quiet: quiet)
+        for epoch in 0..<config.epochs {
+            let lr = learningRate(epoch: epoch)
+            var shuffle = root.stream(1000 + UInt64(epoch))
+            var cells = trainCells
+            shuffle.shuffle(&cells)
+            var sum = StepTerms(), seen = 0.0
+            var w = weights(step: step)
+            for b in batches(cells) {
+                load(b)
+                w = weights(step: step)
+                net.parameters.zeroGrads()
+                let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
+                                 rows: b.count, weights: w, training: true, backward: true, rng: &noise)
+                guard t.loss.isFinite else {
+                    throw LatentError.badInput(file, "epoch \(epoch + 1), step \(step + 1)",
+                                               "training diverged: the loss is \(t.loss) (no output written)",
+                                               hint: "lower --lr (now \(config.lr)), set --clip-norm, or check the input scale")
+                }
+                var gradScale = 1.0
+                if let clip = config.clipNorm {
+                    let norm = net.parameters.gradNorm()
+                    if norm > clip { gradScale = clip / norm }
+                }
+                adam.update(net.parameters, lr: lr, gradScale: gradScale)
+                if let d = net.discriminator { d.train(z: UnsafePointer(net.z), rows: b.count, rng: &noise) }
+                accumulate(&sum, t, Double(b.count))
+                seen += Double(b.count)
+                step += 1
+            }
+            var record = EpochRecord(epoch: epoch + 1, train: scaled(sum, seen), klWeight: w.klWeight, capacity: w.capacity, lr: lr)
+            if useVal {
+                var vrng = root.stream(2000 + UInt64(epoch))
+                var vsum = StepTerms(), vseen = 0.0
+                for b in batches(valCells) {
+                    load(b)
+                    let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
+                                     rows: b.count, weights: w, training: false, backward: false, rng: &vrng)
+                    accumulate(&vsum, t, Double(b.count))
+                    vseen += Double(b.count)
+                }
+                var v = scaled(vsum, vseen)
+                v.loss = v.recon + v.kl            // the negative ELBO, comparable across epochs
+                record.validation = v
+                if v.loss < best {
+                    best = v.loss; bestEpoch = epoch + 1; sinceBest = 0
+                    if config.patience > 0 {
+                        bestValues = net.parameters.allValues
+                        bestStats = [(net.encoder.runningMean, net.encoder.runningVar), (net.decoder.runningMean, net.decoder.runningVar)]
+                    }
+                } else { sinceBest += 1 }
+            }
+            history.append(record)
+            progress.update(epoch + 1, detail: "loss \(fmt(record.train.loss))" + (record.validation.map { " val \(fmt($0.loss))" } ?? ""))
+            if config.patience > 0 && useVal && sinceBest >= config.patience { stoppedEarly = true; break }
+        }
+        progress.finish()
+        if let bestValues {
+            for i in 0..<bestValues.count { net.parameters.values[i] = bestValues[i] }
+            net.encoder.runningMean = bestStats[0].0; net.encoder.runningVar = bestStats[0].1
+            net.decoder.runningMean = bestStats[1].0; net.decoder.runningVar = bestStats[1].1
+        } else if !useVal { bestEpoch = history.count }
+        return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
+                       trainCells: trainCells, validationCells: valCells)
+    }
+
+    static func fmt(_ x: Double) -> String {
+        let r = (x * 1000).rounded() / 1000
+        return "\(r)"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+#else
+import Darwin
+func _cos(_ x: Double) -> Double { Darwin.cos(x) }
+#endif

@@ -1,0 +1,78 @@
+import Foundation
+import LatentCore
+import LatentIO
+
+/// Using a trained model: embedding new data (`latent vae encode`) and decoding sweeps of one
+/// latent (`latent traverse`).
+public enum VAEApply {
+    /// Encodes `data` with the model at `model`: the output is `data` restricted to the model's
+    /// genes (in the model's order), with `obsm["X_vae"]`, `obsm["X_vae_logvar"]`,
+    /// `varm["vae_loadings"]` and the model's `uns["vae"]` basics.
+    public static func encode(model: String, data: String, output: String, options: RunOptions) throws {
+        let m = try VAEModelFile.read(model)
+        var warnings: [String] = []
+        var ds = try H5AD.read(data, warnings: &warnings)
+        try Validate.finite(ds, file: data)
+        if ds.var.index != m.genes {
+            var position: [String: Int] = [:]
+            for (i, g) in ds.var.index.enumerated() { position[g] = i }
+            var columns: [Int] = []
+            for g in m.genes {
+                guard let i = position[g] else {
+                    throw LatentError.badInput(data, "var '\(g)'", "gene of the model missing from the data (\(m.genes.count) model genes)",
+                                               hint: "encode data with the genes the model was trained on")
+                }
+                columns.append(i)
+            }
+            ds = ds.subset(obs: nil, vars: columns)
+        }
+        if m.parameters.likelihood == .bernoulli {
+            try Validate.within(ds, lower: 0, upper: 1, file: data, purpose: "but the model was trained on values in [0, 1]",
+                                hint: "scale as the training data were (`latent normalize --scale minmax`)")
+        }
+        Runtime.configureBLAS(threads: options.threads)
+        let (mean, logvar) = m.network.encode(ds.X)
+        ds.obsm["X_vae"] = .dense(mean)
+        ds.obsm["X_vae_logvar"] = .dense(logvar)
+        ds.varm["vae_loadings"] = .dense(m.loadings)
+        ds.uns["vae"] = .dict(OrderedDict([
+            ("objective", .string(m.parameters.objective.rawValue)), ("beta", .double(m.parameters.beta)),
+            ("latent", .int(Int64(m.parameters.latent))), ("likelihood", .string(m.parameters.likelihood.rawValue)),
+            ("decoder", .string(m.parameters.decoder.rawValue)), ("model", .string(model)),
+        ]))
+        try H5AD.write(ds, to: output, compression: Compression(level: 4, threads: options.threads))
+    }
+
+    /// Decodes latent `j` swept over `steps` values from −range to +range standard deviations of
+    /// the cells' posterior means, the other latents at their means: a genes × steps TSV whose
+    /// header gives each step's value in standard deviations.
+    public static func traverse(model: String, latent j: Int, steps: Int = 13, range: Double = 3) throws -> String {
+        let m = try VAEModelFile.read(model)
+        let k = m.parameters.latent
+        guard (0..<k).contains(j) else {
+            throw LatentError.badInput(model, nil, "--latent \(j) is outside 0…\(k - 1) (the model has \(k) latents, numbered from 0)")
+        }
+        guard steps >= 2, range > 0 else { throw LatentError.badInput(nil, nil, "--steps must be at least 2 and --range positive") }
+        let values = (0..<steps).map { -range + 2 * range * Double($0) / Double(steps - 1) }
+        var z = Matrix(rows: steps, cols: k)
+        for s in 0..<steps {
+            for c in 0..<k { z[s, c] = Float(m.latentMean[c]) }
+            z[s, j] = Float(m.latentMean[j] + values[s] * m.latentStd[j])
+        }
+        let decoded = m.network.decode(z, scaleFactor: m.scaleFactor)
+        var out = "gene"
+        for v in values { out += "\t" + label(v) }
+        out += "\n"
+        for (g, name) in m.genes.enumerated() {
+            out += name
+            for s in 0..<steps { out += "\t\(decoded[s, g])" }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func label(_ v: Double) -> String {
+        let r = (v * 1000).rounded() / 1000
+        return r == r.rounded() ? String(Int(r)) : "\(r)"
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import LatentCore
+import LatentIO
+
+/// `model.h5`: a trained VAE that `latent vae encode` and `latent traverse` load.
+///
+/// Root attributes: `format` = "latent-vae", `format_version`, `latent_version`, `parameters`
+/// (the VAEParameters as JSON). Datasets: `parameters/<tensor>` (float32, PyTorch-like names,
+/// weights stored inputs × outputs), `state/<stack>.<layer>.running_mean|running_var` (batch
+/// norm), `var_names` (the genes, in input order), `latent_mean`/`latent_std` (of the cells'
+/// posterior means, for traversals), `scale_factor` (what decoded NB proportions are multiplied
+/// by: the median library size), `loadings` (genes × K) and `kl_per_latent`.
+public struct VAEModelFile {
+    public static let format = "latent-vae"
+    public static let formatVersion = "1"
+
+    public var parameters: VAEParameters
+    public var network: VAENetwork<Float>
+    public var genes: [String]
+    public var latentMean: [Double]
+    public var latentStd: [Double]
+    public var scaleFactor: Double
+    public var loadings: Matrix
+    public var klPerLatent: [Double]
+
+    public func write(to path: String, toolVersion: String) throws {
+        var f = ArrayFile()
+        f.attributes["format"] = Self.format
+        f.attributes["format_version"] = Self.formatVersion
+        f.attributes["latent_version"] = toolVersion
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        f.attributes["parameters"] = String(decoding: try enc.encode(parameters), as: UTF8.self)
+        let p = network.parameters
+        for t in p.tensors { f["parameters/" + t.name] = .float32(p.array(t), shape: t.shape) }
+        for stack in [network.encoder, network.decoder] {
+            for (l, s) in stack.specs.enumerated() where s.batchNorm {
+                f["state/\(stack.prefix).\(l).running_mean"] = .float32(stack.runningMean[l], shape: [s.outputs])
+                f["state/\(stack.prefix).\(l).running_var"] = .float32(stack.runningVar[l], shape: [s.outputs])
+            }
+        }
+        f["var_names"] = .strings(genes)
+        f["latent_mean"] = .float64(latentMean, shape: [latentMean.count])
+        f["latent_std"] = .float64(latentStd, shape: [latentStd.count])
+        f["scale_factor"] = .float64([scaleFactor], shape: [1])
+        f["loadings"] = .float32(loadings.values, shape: [loadings.rows, loadings.cols])
+        f["kl_per_latent"] = .float64(klPerLatent, shape: [klPerLatent.count])
+        try f.write(to: path, compression: Compression(level: 4, threads: 1))
+    }
+
+    public static func read(_ path: String, maxRows: Int = 256) throws -> VAEModelFile {
+        let f = try ArrayFile.read(path, attributeNames: ["format", "format_version", "latent_version", "parameters"])
+        guard f.attributes["format"] == format else {
+            throw LatentError.badInput(path, "/", "not a latent VAE model (no format=\"\(format)\" attribute)", hint: "pass the model.h5 written by `latent vae`")
+        }
+        guard f.attributes["format_version"] == formatVersion else {
+            throw LatentError.badInput(path, "/", "model format version \(f.attributes["format_version"] ?? "?") is not \(formatVersion)", hint: "retrain with this version of latent")
+        }
+        let params: VAEParameters
+        do {
+            params = try JSONDecoder().decode(VAEParameters.self, from: Data((f.attributes["parameters"] ?? "").utf8))
+        } catch {
+            throw LatentError.badInput(path, "/@parameters", "cannot read the model's parameters (damaged or foreign file)")
+        }
+        let genes = try f.strings("var_names", file: path)
+        var rng = SeededRNG(seed: 0)
+        let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng)
+        for t in net.parameters.tensors {
+            let (v, shape) = try f.floats("parameters/" + t.name, file: path)
+            guard shape == t.shape else {
+                throw LatentError.badInput(path, "/parameters/" + t.name, "shape \(shape) does not match the architecture's \(t.shape)")
+            }
+            net.parameters.set(t, v)
+        }
+        for stack in [net.encoder, net.decoder] {
+            for (l, s) in stack.specs.enumerated() where s.batchNorm {
+                stack.runningMean[l] = try f.floats("state/\(stack.prefix).\(l).running_mean", file: path).values
+                stack.runningVar[l] = try f.floats("state/\(stack.prefix).\(l).running_var", file: path).values
+            }
+        }
+        let (lv, lshape) = try f.floats("loadings", file: path)
+        return VAEModelFile(parameters: params, network: net, genes: genes,
+                            latentMean: try f.doubles("latent_mean", file: path), latentStd: try f.doubles("latent_std", file: path),
+                            scaleFactor: try f.doubles("scale_factor", file: path).first ?? 1,
+                            loadings: Matrix(rows: lshape[0], cols: lshape.count > 1 ? lshape[1] : 1, values: lv),
+                            klPerLatent: try f.doubles("kl_per_latent", file: path))
+    }
+}

@@ -1,0 +1,111 @@
+import LatentCore
+
+extension VAENetwork {
+    /// Posterior means and log-variances of every cell (evaluation mode), cells × K each.
+    public func encode(_ input: MatrixData) -> (mean: Matrix, logvar: Matrix) {
+        let n = input.rows, k = latent
+        var mean = Matrix(rows: n, cols: k), logvar = Matrix(rows: n, cols: k)
+        let source = BatchSource<T>(input: input, target: nil, library: nil)
+        let buf = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
+        defer { buf.deallocate() }
+        var rng = SeededRNG(seed: 0)      // evaluation draws nothing
+        let cells = Array(0..<n)
+        var i = 0
+        while i < n {
+            let j = min(i + maxRows, n)
+            source.gather(input, cells[i..<j], into: buf)
+            encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng)
+            let e = encoder.output
+            for r in 0..<(j - i) {
+                for c in 0..<k {
+                    mean[i + r, c] = Float(e[r * 2 * k + c])
+                    logvar[i + r, c] = Float(e[r * 2 * k + k + c])
+                }
+            }
+            i = j
+        }
+        return (mean, logvar)
+    }
+
+    /// Decoded mean expression (rows × genes) at the codes `z` (rows × K), evaluation mode.
+    public func decode(_ z: Matrix, scaleFactor: Double) -> Matrix {
+        precondition(z.cols == latent)
+        var out = Matrix(rows: z.rows, cols: genes)
+        let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * latent)
+        let ob = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
+        defer { zb.deallocate(); ob.deallocate() }
+        var rng = SeededRNG(seed: 0)
+        var i = 0
+        while i < z.rows {
+            let j = min(i + maxRows, z.rows), rows = j - i
+            for r in 0..<rows { for c in 0..<latent { zb[r * latent + c] = T(z[i + r, c]) } }
+            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
+            decodedMean(rows: rows, scaleFactor: scaleFactor, into: ob)
+            for r in 0..<rows { for c in 0..<genes { out[i + r, c] = Float(ob[r * genes + c]) } }
+            i = j
+        }
+        return out
+    }
+
+    /// Gene loadings, genes × K. The linear decoder's weights themselves (LDVAE): the change of
+    /// the decoder's natural parameter per unit of each latent. For a deep decoder, the mean over
+    /// cells of the Jacobian ∂(decoded mean)/∂z at the cells' posterior means, by forward-mode
+    /// differentiation (K tangent passes per batch of cells).
+    public func loadings(at mean: Matrix, scaleFactor: Double) -> Matrix {
+        let k = latent, g = genes
+        var out = Matrix(rows: g, cols: k)
+        if config.decoder == .linear, decoder.specs.count == 1 {
+            let w = parameters.values + decoder.w[0]          // K × (heads·G), row-major
+            let width = decoder.specs[0].outputs
+            for c in 0..<k { for j in 0..<g { out[j, c] = Float(w[c * width + j]) } }
+            return out
+        }
+        let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
+        let tb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
+        defer { zb.deallocate(); tb.deallocate() }
+        var sum = [Double](repeating: 0, count: g * k)
+        var rng = SeededRNG(seed: 0)
+        let width = decoder.outputs
+        var i = 0
+        while i < mean.rows {
+            let j = min(i + maxRows, mean.rows), rows = j - i
+            for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
+            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
+            let y = decoder.output
+            for c in 0..<k {
+                tb.update(repeating: 0, count: rows * k)
+                for r in 0..<rows { tb[r * k + c] = 1 }
+                let dy = decoder.jvp(tb, rows: rows, parameters: parameters)
+                for r in 0..<rows {
+                    let yr = y + r * width, dr = dy + r * width
+                    switch config.likelihood {
+                    case .gaussian:
+                        for gi in 0..<g { sum[gi * k + c] += Double(dr[gi]) }
+                    case .bernoulli:
+                        for gi in 0..<g { let p = sigmoid(Double(yr[gi])); sum[gi * k + c] += p * (1 - p) * Double(dr[gi]) }
+                    case .nb, .zinb:
+                        var mx = -Double.infinity
+                        for gi in 0..<g { mx = max(mx, Double(yr[gi])) }
+                        var se = 0.0
+                        for gi in 0..<g { se += _exp(Double(yr[gi]) - mx) }
+                        var dot = 0.0
+                        for gi in 0..<g { dot += _exp(Double(yr[gi]) - mx) / se * Double(dr[gi]) }
+                        for gi in 0..<g {
+                            let rho = _exp(Double(yr[gi]) - mx) / se
+                            var d = rho * (Double(dr[gi]) - dot)
+                            if config.likelihood == .zinb {
+                                let s = sigmoid(Double(yr[g + gi]))
+                                d = (1 - s) * d - rho * s * (1 - s) * Double(dr[g + gi])
+                            }
+                            sum[gi * k + c] += d * scaleFactor
+                        }
+                    }
+                }
+            }
+            i = j
+        }
+        let n = Double(max(mean.rows, 1))
+        for gi in 0..<g { for c in 0..<k { out[gi, c] = Float(sum[gi * k + c] / n) } }
+        return out
+    }
+}

@@ -1,0 +1,132 @@
+import LatentCore
+
+extension VAENetwork {
+    /// Mean over the batch of −log p(x | z), summed over genes; with `backward`, writes
+    /// dLoss/dOutput (already divided by the batch size) into the decoder's output gradient and
+    /// adds the dispersions' gradient to `parameters.grads`.
+    ///
+    /// NB (scVI's parameterisation): μ = ℓ·ρ with ρ = softmax(decoder logits) and ℓ the cell's
+    /// observed total count; log p = lgamma(x+θ) − lgamma(θ) − lgamma(x+1) + θ·log(θ/(θ+μ)) +
+    /// x·log(μ/(θ+μ)). log μ is taken as log ℓ + log-softmax, so a vanishing ρ never gives log 0.
+    /// Zero counts skip the lgamma/digamma terms (they cancel exactly), which is most entries of
+    /// single-cell data. ZINB adds dropout logits π: log p(0) = softplus(c − π) − softplus(−π)
+    /// with c = θ·log(θ/(θ+μ)), and log p(x > 0) = −softplus(π) + log NB(x).
+    func reconstruction(target: UnsafePointer<T>, library: UnsafePointer<T>?, rows: Int, scale: T, backward: Bool) -> Double {
+        let g = genes
+        let y = decoder.output
+        let dy = decoder.outputGradient
+        switch config.likelihood {
+        case .gaussian:
+            return T.gaussianLoss(y, target, dy, rows * g, scale) / Double(rows)
+        case .bernoulli:
+            return T.bernoulliLoss(y, target, dy, rows * g, scale) / Double(rows)
+        case .nb, .zinb:
+            let zi = config.likelihood == .zinb
+            let width = zi ? 2 * g : g
+            let t = parameters.values + logTheta
+            let dt = parameters.grads + logTheta
+            let s = Double(scale)
+            var total = 0.0
+            var a = [Double](repeating: 0, count: g)
+            for r in 0..<rows {
+                let row = y + r * width, x = target + r * g, drow = dy + r * width
+                let lib = Double(library![r]), logLib = _log(lib)
+                var mx = -Double.infinity
+                for j in 0..<g { mx = max(mx, Double(row[j])) }
+                var se = 0.0
+                for j in 0..<g { se += _exp(Double(row[j]) - mx) }
+                let lse = mx + _log(se)
+                var sumA = 0.0
+                for j in 0..<g {
+                    let logRho = Double(row[j]) - lse
+                    let logMu = logLib + logRho, mu = _exp(logMu)
+                    let theta = _exp(Double(t[j]))
+                    let xv = Double(x[j])
+                    let logThetaMu = _log(theta + mu)
+                    let c = theta * (Double(t[j]) - logThetaMu)           // θ·log(θ/(θ+μ))
+                    var ll: Double, dMu: Double, dTheta: Double            // dLoss/dμ, dLoss/dθ
+                    var nbLL = 0.0, nbDMu = 0.0, nbDTheta = 0.0
+                    if xv > 0 {
+                        nbLL = SpecialFunctions.lgamma(xv + theta) - SpecialFunctions.lgamma(theta) - SpecialFunctions.lgamma(xv + 1)
+                            + c + xv * (logMu - logThetaMu)
+                        nbDMu = (xv + theta) / (theta + mu) - xv / mu
+                        if backward {
+                            nbDTheta = -(SpecialFunctions.digamma(xv + theta) - SpecialFunctions.digamma(theta)
+                                         + Double(t[j]) - logThetaMu + (mu - xv) / (theta + mu))
+                        }
+                    }
+                    if !zi {
+                        if xv > 0 { ll = nbLL; dMu = nbDMu; dTheta = nbDTheta } else {
+                            ll = c
+                            dMu = theta / (theta + mu)
+                            dTheta = -(Double(t[j]) - logThetaMu + mu / (theta + mu))
+                        }
+                    } else {
+                        let pi = Double(row[g + j])
+                        var dPi: Double
+                        if xv > 0 {
+                            ll = -softplus(pi) + nbLL
+                            dMu = nbDMu; dTheta = nbDTheta
+                            dPi = sigmoid(pi)
+                        } else {
+                            ll = softplus(c - pi) - softplus(-pi)
+                            let w = sigmoid(c - pi)
+                            dMu = w * theta / (theta + mu)
+                            dTheta = -w * (Double(t[j]) - logThetaMu + mu / (theta + mu))
+                            dPi = w - sigmoid(-pi)
+                        }
+                        if backward { drow[g + j] = T(s * dPi) }
+                    }
+                    total -= ll
+                    if backward {
+                        a[j] = mu * dMu
+                        sumA += a[j]
+                        dt[j] += T(s * theta * dTheta)
+                    }
+                }
+                if backward {
+                    for j in 0..<g {
+                        let rho = _exp(Double(row[j]) - lse)
+                        drow[j] = T(s * (a[j] - rho * sumA))
+                    }
+                }
+            }
+            return total / Double(rows)
+        }
+    }
+
+    @inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + _log1p(_exp(-x)) : _log1p(_exp(x)) }
+    @inline(__always) func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + _exp(-x)) : _exp(x) / (1 + _exp(x)) }
+
+    /// The decoded mean expression of the last forward pass's rows into `out` (rows × genes):
+    /// the Gaussian mean, the Bernoulli probability, or ρ·`scaleFactor` (NB; ZINB times 1 − π).
+    func decodedMean(rows: Int, scaleFactor: Double, into out: UnsafeMutablePointer<T>) {
+        let g = genes, y = decoder.output
+        switch config.likelihood {
+        case .gaussian: out.update(from: y, count: rows * g)
+        case .bernoulli: T.sigmoid(y, out, rows * g)
+        case .nb, .zinb:
+            let width = config.likelihood == .zinb ? 2 * g : g
+            for r in 0..<rows {
+                let row = y + r * width
+                var mx = -Double.infinity
+                for j in 0..<g { mx = max(mx, Double(row[j])) }
+                var se = 0.0
+                for j in 0..<g { se += _exp(Double(row[j]) - mx) }
+                for j in 0..<g {
+                    var v = _exp(Double(row[j]) - mx) / se * scaleFactor
+                    if width > g { v *= 1 - sigmoid(Double(row[g + j])) }
+                    out[r * g + j] = T(v)
+                }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@usableFromInline func _log1p(_ x: Double) -> Double { Glibc.log1p(x) }
+#else
+import Darwin
+@usableFromInline func _log1p(_ x: Double) -> Double { Darwin.log1p(x) }
+#endif

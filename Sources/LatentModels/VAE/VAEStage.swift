@@ -1,0 +1,179 @@
+import Foundation
+import LatentCore
+import LatentIO
+
+/// The `vae` stage: an h5ad in, `OUT_DIR/{model.h5, embedding.h5ad, history.tsv}` out.
+///
+/// Input conventions: the encoder reads X (log-normalised or scaled, as `latent normalize`
+/// writes it). gaussian scores X itself; bernoulli requires X in [0, 1] (`--scale minmax`, as
+/// Tybalt); nb and zinb score the raw counts in `layers[countsLayer]` with each cell's total
+/// count as its library size (scVI). The embedding keeps the input's X, obs and var and adds
+/// `obsm["X_vae"]` (posterior means), `obsm["X_vae_logvar"]`, `varm["vae_loadings"]` and `uns["vae"]`.
+public enum VAEStage {
+    public struct Summary: Sendable {
+        public var outputDirectory: String
+        public var epochsRun: Int
+        public var bestEpoch: Int
+        public var stoppedEarly: Bool
+        public var activeLatents: [Int]
+        public var finalLoss: Double
+        public var validationLoss: Double?
+    }
+
+    public static let files = (model: "model.h5", embedding: "embedding.h5ad", history: "history.tsv")
+
+    @discardableResult
+    public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
+                           toolVersion: String = "unknown", notes: (String) -> Void = { _ in }) throws -> Summary {
+        if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
+        var warnings: [String] = []
+        var ds = try H5AD.read(input, warnings: &warnings)
+        warnings.forEach(notes)
+        try Validate.finite(ds, file: input)
+        var target: MatrixData? = nil
+        var library: [Double]? = nil
+        switch p.likelihood {
+        case .bernoulli:
+            try Validate.within(ds, lower: 0, upper: 1, file: input, purpose: "but the Bernoulli likelihood needs values in [0, 1]",
+                                hint: "scale with `latent normalize --scale minmax`, or use --likelihood gaussian")
+        case .nb, .zinb:
+            guard let counts = ds.layers[p.countsLayer] else {
+                throw LatentError.badInput(input, "layers/\(p.countsLayer)", "missing: the \(p.likelihood.rawValue) likelihood scores raw counts",
+                                           hint: "`latent normalize` keeps them in layers[\"counts\"]; or use --likelihood gaussian")
+            }
+            var probe = ds
+            probe.X = counts
+            try Validate.counts(probe, file: input, key: "layers/\(p.countsLayer)", purpose: "the \(p.likelihood.rawValue) likelihood needs raw counts")
+            let lib = rowSums(counts)
+            if let empty = lib.firstIndex(where: { $0 <= 0 }) {
+                throw LatentError.badInput(input, "layers/\(p.countsLayer)[cell '\(ds.obs.index[empty])']", "cell has no counts over the \(ds.nVars) genes",
+                                           hint: "filter empty cells first (`latent normalize --min-counts 1`)")
+            }
+            target = counts
+            library = lib
+        case .gaussian: break
+        }
+        Runtime.configureBLAS(threads: options.threads)
+        let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
+                                           seed: options.seed, quiet: options.quiet, file: input)
+        let net = outcome.network
+        let (mean, logvar) = net.encode(ds.X)
+        let k = p.latent
+        var kl = [Double](repeating: 0, count: k)
+        var mu = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
+        for i in 0..<mean.rows {
+            for j in 0..<k {
+                let m = Double(mean[i, j]), lv = Double(logvar[i, j])
+                kl[j] += 0.5 * (m * m + _exp(lv) - 1 - lv)
+                mu[j] += m; sq[j] += m * m
+            }
+        }
+        let n = Double(mean.rows)
+        kl = kl.map { $0 / n }
+        let latentMean = mu.map { $0 / n }
+        let latentStd = (0..<k).map { j in max(0, sq[j] / n - latentMean[j] * latentMean[j]).squareRoot() }
+        let active = (0..<k).filter { kl[$0] > p.activeThreshold }
+        let scale = library.map { median($0) } ?? 1
+        let loadings = net.loadings(at: mean, scaleFactor: scale)
+
+        ds.obsm["X_vae"] = .dense(mean)
+        ds.obsm["X_vae_logvar"] = .dense(logvar)
+        ds.varm["vae_loadings"] = .dense(loadings)
+        let last = outcome.history.last!
+        var info = OrderedDict([
+            ("objective", .string(p.objective.rawValue)), ("beta", .double(p.beta)), ("gamma", .double(p.effectiveGamma)),
+            ("alpha", .double(p.alpha)), ("latent", .int(Int64(k))), ("likelihood", .string(p.likelihood.rawValue)),
+            ("decoder", .string(p.decoder.rawValue)),
+            ("hidden", .numbers(NumericArray(shape: [p.hidden.count], storage: .int64(p.hidden.map { Int64($0) })))),
+            ("seed", .int(Int64(options.seed))), ("epochs_run", .int(Int64(outcome.history.count))),
+            ("best_epoch", .int(Int64(outcome.bestEpoch))), ("stopped_early", .bool(outcome.stoppedEarly)),
+            ("kl_per_latent", .numbers(NumericArray(shape: [k], storage: .float64(kl)))),
+            ("active_latents", .numbers(NumericArray(shape: [active.count], storage: .int64(active.map { Int64($0) })))),
+            ("active_threshold", .double(p.activeThreshold)),
+            ("final_train_loss", .double(last.train.loss)),
+        ])
+        if let v = last.validation { info["final_validation_loss"] = .double(v.loss) }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        info["parameters"] = .string(String(decoding: try enc.encode(p), as: UTF8.self))
+        ds.uns["vae"] = .dict(info)
+        let model = VAEModelFile(parameters: p, network: net, genes: ds.var.index, latentMean: latentMean, latentStd: latentStd,
+                                 scaleFactor: scale, loadings: loadings, klPerLatent: kl)
+
+        try writeDirectory(outputDirectory) { dir in
+            try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
+            try model.write(to: dir + "/" + files.model, toolVersion: toolVersion)
+            try H5AD.write(ds, to: dir + "/" + files.embedding, compression: Compression(level: 4, threads: options.threads))
+        }
+        return Summary(outputDirectory: outputDirectory, epochsRun: outcome.history.count, bestEpoch: outcome.bestEpoch,
+                       stoppedEarly: outcome.stoppedEarly, activeLatents: active, finalLoss: last.train.loss,
+                       validationLoss: last.validation?.loss)
+    }
+
+    /// The per-epoch table; `NA` where a column does not apply.
+    public static func historyTSV(_ history: [EpochRecord], objective: VAEParameters.Objective, latent k: Int) -> String {
+        var s = "epoch\ttrain_loss\ttrain_recon\ttrain_kl\ttrain_tc\tval_loss\tval_recon\tval_kl\tbeta\tcapacity\tlr"
+        for j in 0..<k { s += "\tkl_z\(j)" }
+        s += "\n"
+        func f(_ x: Double?) -> String { x.map { "\($0)" } ?? "NA" }
+        for r in history {
+            let v = r.validation
+            let beta: Double? = (objective == .beta || objective == .tc) ? r.klWeight : nil
+            let cap: Double? = objective == .capacity ? r.capacity : nil
+            s += [String(r.epoch), f(r.train.loss), f(r.train.recon), f(r.train.kl), f(r.train.tc),
+                  f(v?.loss), f(v?.recon), f(v?.kl), f(beta), f(cap), f(r.lr)].joined(separator: "\t")
+            for j in 0..<k { s += "\t" + f(r.train.klPerLatent[j]) }
+            s += "\n"
+        }
+        return s
+    }
+
+    /// Writes a directory's files so that a failure leaves the previous contents (or nothing):
+    /// into a hidden sibling first, then each finished file renamed into place.
+    static func writeDirectory(_ path: String, _ body: (String) throws -> Void) throws {
+        let fm = FileManager.default
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+            throw LatentError.badInput(path, nil, "parent directory \(parent) does not exist")
+        }
+        if fm.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+            throw LatentError.badInput(path, nil, "exists and is not a directory", hint: "-o names an output directory")
+        }
+        let tmp = parent + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+        try? fm.removeItem(atPath: tmp)
+        do {
+            try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
+            try body(tmp)
+            if !fm.fileExists(atPath: path) {
+                if rename(tmp, path) != 0 { throw LatentError.internalFailure("cannot move the output directory into place", file: path) }
+                return
+            }
+            for name in try fm.contentsOfDirectory(atPath: tmp).sorted() {
+                if rename(tmp + "/" + name, path + "/" + name) != 0 {
+                    throw LatentError.internalFailure("cannot move \(name) into place", file: path)
+                }
+            }
+            try? fm.removeItem(atPath: tmp)
+        } catch {
+            try? fm.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    static func rowSums(_ m: MatrixData) -> [Double] {
+        switch m {
+        case .dense(let d):
+            return (0..<d.rows).map { i in var s = 0.0; for j in 0..<d.cols { s += Double(d.values[i * d.cols + j]) }; return s }
+        case .sparse(let s):
+            return (0..<s.rows).map { i in var t = 0.0; for p in s.indptr[i]..<s.indptr[i + 1] { t += Double(s.values[p]) }; return t }
+        }
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        if s.isEmpty { return 1 }
+        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import LatentCore
+import LatentIO
+import LatentModels
+
+extension VAEParameters.Objective: ExpressibleByArgument {}
+extension VAEParameters.Likelihood: ExpressibleByArgument {}
+extension VAEParameters.Decoder: ExpressibleByArgument {}
+extension VAEParameters.Schedule: ExpressibleByArgument {}
+extension VAEParameters.TCSampling: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+
+/// Comma-separated layer sizes; "none" (or empty) for no hidden layer.
+struct LayerSizes: ExpressibleByArgument {
+    var sizes: [Int]
+    init?(argument: String) {
+        let a = argument.trimmingCharacters(in: .whitespaces)
+        if a.isEmpty || a == "none" { sizes = []; return }
+        var out: [Int] = []
+        for part in a.split(separator: ",") {
+            guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v > 0 else { return nil }
+            out.append(v)
+        }
+        sizes = out
+    }
+}
+
+struct VAECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae",
+        abstract: "β-VAE and its disentangling variants; `latent vae encode` embeds new data with a trained model.",
+        subcommands: [VAETrainCommand.self, VAEEncodeCommand.self],
+        defaultSubcommand: VAETrainCommand.self
+    )
+}
+
+struct VAETrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a VAE: OUT_DIR/model.h5, OUT_DIR/embedding.h5ad (obsm[\"X_vae\"], varm[\"vae_loadings\"]), OUT_DIR/history.tsv.",
+        discussion: """
+        Objectives: beta (reconstruction + β·KL, optional --warmup), capacity (γ·|KL − C|, C raised \
+        to --capacity-max over --capacity-steps), tc (β-TCVAE: α·MI + β·TC + γ·dimension-wise KL, \
+        minibatch-weighted or -stratified sampling), factor (FactorVAE: KL + γ·TC from a \
+        discriminator). Likelihoods: gaussian on X, bernoulli on X in [0, 1] (Tybalt; \
+        `latent normalize --scale minmax`), nb/zinb on layers["counts"] with library-size scaling \
+        (scVI). --decoder linear gives LDVAE, whose decoder weights are the loadings; otherwise \
+        loadings are the mean Jacobian of the decoded mean at the cells' posterior means.
+
+        Examples:
+          latent vae norm.h5ad -o vae/ --latent 10 --beta 4
+          latent vae minmax.h5ad -o tybalt/ --hidden none --latent 100 --likelihood bernoulli --batch-size 50 --warmup 10 --lr 0.0005
+          latent vae norm.h5ad -o scvi/ --likelihood nb --hidden 128 --latent 10 --decoder linear
+          latent vae norm.h5ad -o tc/ --objective tc --beta 6 --latent 10
+        """
+    )
+
+    @Argument(help: "Input .h5ad (from `latent normalize`).") var input: String
+    @Option(name: .shortAndLong, help: "Output directory (created; files replaced atomically).") var output: String
+    @Option(help: "beta | capacity | tc | factor.") var objective: VAEParameters.Objective = .beta
+    @Option(help: "KL weight (beta), TC weight (tc).") var beta: Double = 1
+    @Option(help: "capacity: weight on |KL − C| (default 100); tc: dimension-wise KL weight (1); factor: TC weight (10).") var gamma: Double?
+    @Option(help: "tc: weight on the index-code mutual information.") var alpha: Double = 1
+    @Option(help: "Number of latents.") var latent: Int = 10
+    @Option(help: "Encoder hidden sizes, e.g. 256,128 ('none' for none); the decoder mirrors them.") var hidden: LayerSizes = LayerSizes(argument: "128")!
+    @Option(name: .customLong("decoder-hidden"), help: "Decoder hidden sizes, when not the mirror of --hidden.") var decoderHidden: LayerSizes?
+    @Option(help: "relu | elu | softplus | leaky-relu.") var activation: Activation = .relu
+    @Flag(name: .customLong("batch-norm"), help: "Batch normalisation on hidden layers.") var batchNorm = false
+    @Option(help: "Dropout rate on hidden layers.") var dropout: Double = 0
+    @Option(help: "gaussian | bernoulli | nb | zinb.") var likelihood: VAEParameters.Likelihood = .gaussian
+    @Option(help: "mlp | linear (LDVAE).") var decoder: VAEParameters.Decoder = .mlp
+    @Option(help: "Training epochs.") var epochs: Int = 100
+    @Option(name: .customLong("batch-size"), help: "Minibatch size.") var batchSize: Int = 128
+    @Option(help: "Adam learning rate.") var lr: Double = 1e-3
+    @Option(name: .customLong("lr-schedule"), help: "constant | cosine.") var lrSchedule: VAEParameters.Schedule = .constant
+    @Option(name: .customLong("clip-norm"), help: "Clip the gradient's global norm.") var clipNorm: Double?
+    @Option(help: "KL warm-up: epochs over which the KL weight rises from 0 to β.") var warmup: Double = 0
+    @Option(name: .customLong("capacity-max"), help: "capacity: final C (nats).") var capacityMax: Double = 25
+    @Option(name: .customLong("capacity-steps"), help: "capacity: steps over which C rises to its maximum.") var capacitySteps: Int = 10_000
+    @Option(name: .customLong("tc-sampling"), help: "tc: mws (minibatch-weighted) | mss (stratified).") var tcSampling: VAEParameters.TCSampling = .mws
+    @Option(name: .customLong("discriminator-hidden"), help: "factor: discriminator hidden sizes.") var discriminatorHidden: LayerSizes = LayerSizes(argument: "256,256")!
+    @Option(name: .customLong("discriminator-lr"), help: "factor: discriminator learning rate.") var discriminatorLr: Double = 1e-4
+    @Option(help: "L1 penalty on the decoder weights (sparsity).") var l1: Double = 0
+    @Option(help: "Fraction of cells held out for validation.") var validation: Double = 0.1
+    @Option(help: "Early stopping: epochs without a better validation loss (0: off).") var patience: Int = 0
+    @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
+    @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
+    @OptionGroup var global: GlobalOptions
+
+    var parameters: VAEParameters {
+        var p = VAEParameters()
+        p.objective = objective; p.beta = beta; p.gamma = gamma; p.alpha = alpha; p.latent = latent
+        p.hidden = hidden.sizes; p.decoderHidden = decoderHidden?.sizes; p.activation = activation
+        p.batchNorm = batchNorm; p.dropout = dropout; p.likelihood = likelihood; p.decoder = decoder
+        p.epochs = epochs; p.batchSize = batchSize; p.lr = lr; p.lrSchedule = lrSchedule; p.clipNorm = clipNorm
+        p.warmup = warmup; p.capacityMax = capacityMax; p.capacitySteps = capacitySteps; p.tcSampling = tcSampling
+        p.discriminatorHidden = discriminatorHidden.sizes; p.discriminatorLr = discriminatorLr; p.l1 = l1
+        p.validation = validation; p.patience = patience; p.activeThreshold = activeThreshold; p.countsLayer = countsLayer
+        return p
+    }
+
+    func validate() throws {
+        if let problem = parameters.problems().first { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let run = global.run
+        let clock = Stopwatch()
+        let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
+                                 toolVersion: LatentVersion.string, notes: global.note)
+        let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
+        global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(latent) latents active")
+        print(output)
+    }
+}
+
+struct VAEEncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Embed data with a trained model: obsm[\"X_vae\"], obsm[\"X_vae_logvar\"], varm[\"vae_loadings\"].",
+        discussion: """
+        The data must contain every gene of the model (extra genes are dropped; the output keeps \
+        the model's genes in its order).
+
+        Example:
+          latent vae encode vae/model.h5 new_norm.h5ad -o new_vae.h5ad
+        """
+    )
+    @Argument(help: "model.h5 written by `latent vae`.") var model: String
+    @Argument(help: "Data to embed (.h5ad, normalised as the training data were).") var data: String
+    @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
+    }
+
+    func run() throws {
+        let run = global.run
+        try VAEApply.encode(model: model, data: data, output: output, options: run)
+        global.note("\(output): encoded with \(model)")
+        print(output)
+    }
+}
+
+struct TraverseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traverse",
+        abstract: "Decode a sweep of one latent (others at their means): a genes × steps TSV.",
+        discussion: """
+        Steps run from −range to +range standard deviations of the latent's posterior means \
+        across the training cells; the header names each step's value. Values are the decoded \
+        mean expression (Gaussian mean, Bernoulli probability, or NB mean at the median library).
+
+        Example:
+          latent traverse vae/model.h5 --latent 3 -o traverse_z3.tsv
+        """
+    )
+    @Argument(help: "model.h5 written by `latent vae`.") var model: String
+    @Option(help: "The latent to sweep (from 0).") var latent: Int
+    @Option(help: "Number of steps.") var steps: Int = 13
+    @Option(help: "Sweep ±this many standard deviations.") var range: Double = 3
+    @Option(name: .shortAndLong, help: "Output TSV ('-' for stdout).") var output: String = "-"
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if steps < 2 { throw ValidationError("--steps must be at least 2") }
+        if !(range > 0) { throw ValidationError("--range must be positive") }
+    }
+
+    func run() throws {
+        _ = global.run
+        let tsv = try VAEApply.traverse(model: model, latent: latent, steps: steps, range: range)
+        try AtomicOutput.write(Data(tsv.utf8), to: output)
+        if output != "-" { print(output) }
+    }
+}
