@@ -53,7 +53,7 @@ double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, 
     for (size_t i = 0; i < n; i++) {
         float v = y[i], a = fabsf(v);
         float e = expf(-a);
-        float sp = (v > 0 ? v : 0.0f) + log1pf(e);
+        float sp = (v > 0 ? v : 0.0f) + logf(1.0f + e);   // log1pf has no vector version; e ≤ 1, so 1 + e loses < 1e-7 absolute
         total += (double)(sp - t[i] * v);
         float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
         grad[i] = scale * (s - t[i]);
@@ -70,4 +70,17 @@ double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, flo
         grad[i] = scale * d;
     }
     return total;
+}
+
+void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
+                 float step_size, float inv_sqrt_bc2, float eps, float grad_scale) {
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * grad_scale;
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
 }

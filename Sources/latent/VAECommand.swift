@@ -86,6 +86,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "Early stopping: epochs without a better validation loss (0: off).") var patience: Int = 0
     @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
     @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
+    @Flag(help: "Print read, train, embed and write times on stderr.") var timing = false
     @OptionGroup var global: GlobalOptions
 
     var parameters: VAEParameters {
@@ -109,6 +110,10 @@ struct VAETrainCommand: ParsableCommand {
         let clock = Stopwatch()
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
                                  toolVersion: LatentVersion.string, notes: global.note)
+        if timing {
+            let t = s.timing
+            printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
+        }
         let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
         global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(latent) latents active")
         print(output)

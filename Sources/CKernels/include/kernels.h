@@ -24,4 +24,8 @@ void lk_sigmoid_f32(const float *x, float *out, size_t n);
 double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, float scale);
 /// Unit-variance Gaussian: returns sum of (y - t)^2 / 2, grad[i] = scale * (y - t).
 double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, float scale);
+/// One Adam step over n parameters (torch.optim.Adam's update, bias corrections folded into
+/// step_size = lr/(1 − β₁ᵗ) and inv_sqrt_bc2 = 1/√(1 − β₂ᵗ)); g is multiplied by grad_scale first.
+void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
+                 float step_size, float inv_sqrt_bc2, float eps, float grad_scale);
 #endif

@@ -166,9 +166,11 @@ public final class DenseStack<T: NetScalar> {
     /// `backward`.
     public var outputGradient: UnsafeMutablePointer<T> { grad[specs.count - 1] }
 
-    /// Backpropagates `outputGradient` through the stack, adding parameter gradients to `p.grads`.
-    /// When `inputGradient` is given it receives dLoss/dInput (rows × inputs), overwritten.
-    public func backward(parameters p: ParameterSet<T>, inputGradient: UnsafeMutablePointer<T>?) {
+    /// Backpropagates `outputGradient` through the stack into the parameter gradients: added to
+    /// `p.grads`, or written over them with `accumulate: false` (a training step's only writer
+    /// of these tensors then spares zeroing them first). When `inputGradient` is given it
+    /// receives dLoss/dInput (rows × inputs), overwritten.
+    public func backward(parameters p: ParameterSet<T>, inputGradient: UnsafeMutablePointer<T>?, accumulate: Bool = true) {
         let rows = lastRows
         guard let input = lastInput else { preconditionFailure("backward before forward") }
         for l in stride(from: specs.count - 1, through: 0, by: -1) {
@@ -176,12 +178,13 @@ public final class DenseStack<T: NetScalar> {
             if s.dropout > 0 { let m = mask[l]!; for i in 0..<(rows * o) { d[i] *= m[i] } }
             let f = s.activation
             if f != .identity { let a = act[l]; for i in 0..<(rows * o) { d[i] *= f.derivative(output: a[i]) } }
-            if s.batchNorm { batchNormBackward(l, rows: rows, p: p) }
+            if s.batchNorm { batchNormBackward(l, rows: rows, p: p, accumulate: accumulate) }
             // db += Σ_rows d; dW += inputᵀ·d; dInput = d·Wᵀ
             let db = p.grads + b[l]
+            if !accumulate { db.update(repeating: 0, count: o) }
             for r in 0..<rows { for j in 0..<o { db[j] += d[r * o + j] } }
             let x: UnsafePointer<T> = l == 0 ? input : UnsafePointer(out[l - 1])
-            T.gemm(true, false, s.inputs, o, rows, 1, x, s.inputs, d, o, 1, p.grads + w[l], o)
+            T.gemm(true, false, s.inputs, o, rows, 1, x, s.inputs, d, o, accumulate ? 1 : 0, p.grads + w[l], o)
             let target: UnsafeMutablePointer<T>? = l == 0 ? inputGradient : grad[l - 1]
             if let target {
                 T.gemm(false, true, rows, s.inputs, o, 1, d, o, p.values + w[l], o, 0, target, s.inputs)
@@ -189,7 +192,7 @@ public final class DenseStack<T: NetScalar> {
         }
     }
 
-    private func batchNormBackward(_ l: Int, rows: Int, p: ParameterSet<T>) {
+    private func batchNormBackward(_ l: Int, rows: Int, p: ParameterSet<T>, accumulate: Bool) {
         let o = specs[l].outputs, d = grad[l], xh = xhat[l]!, inv = invstd[l]!
         let g = p.values + gamma[l], dg = p.grads + gamma[l], dbt = p.grads + beta[l]
         var sumD = [Double](repeating: 0, count: o), sumDX = [Double](repeating: 0, count: o)
@@ -200,6 +203,7 @@ public final class DenseStack<T: NetScalar> {
                 sumDX[j] += dy * Double(xh[r * o + j])
             }
         }
+        if !accumulate { dg.update(repeating: 0, count: o); dbt.update(repeating: 0, count: o) }
         for j in 0..<o { dg[j] += T(sumDX[j]); dbt[j] += T(sumD[j]) }
         // dz = γ·invstd/B · (B·dy − Σdy − x̂·Σ(dy·x̂))
         let n = Double(rows)

@@ -55,7 +55,7 @@ public final class Discriminator<T: NetScalar> {
     }
 
     /// One discriminator step on the batch's codes (treated as constants) against their
-    /// per-latent permutation; returns its loss ½(BCE(d(z), 1) + BCE(d(z̃), 0)).
+    /// per-latent permutation; returns its loss before the step.
     @discardableResult
     public func train(z: UnsafePointer<T>, rows: Int, rng: inout SeededRNG) -> Double {
         let k = latent
@@ -66,10 +66,19 @@ public final class Discriminator<T: NetScalar> {
             for r in 0..<rows { permuted[r * k + c] = z[perm[r] * k + c] }
         }
         parameters.zeroGrads()
+        let loss = lossAndGradients(real: z, fake: UnsafePointer(permuted), rows: rows)
+        adam.update(parameters, lr: lr)
+        return loss
+    }
+
+    /// ½(BCE(d(real), 1) + BCE(d(fake), 0)), averaged over rows, with its gradient added to
+    /// `parameters.grads`.
+    public func lossAndGradients(real: UnsafePointer<T>, fake: UnsafePointer<T>, rows: Int) -> Double {
+        var rng = SeededRNG(seed: 0)
         var loss = 0.0
         let half = 0.5 / Double(rows)
         // Real codes, label 1: loss softplus(−d), gradient −σ(−d).
-        net.forward(z, rows: rows, parameters: parameters, training: true, rng: &rng)
+        net.forward(real, rows: rows, parameters: parameters, training: true, rng: &rng)
         for r in 0..<rows {
             let d = Double(net.output[r])
             loss += half * softplus(-d)
@@ -77,27 +86,14 @@ public final class Discriminator<T: NetScalar> {
         }
         net.backward(parameters: parameters, inputGradient: nil)
         // Permuted codes, label 0: loss softplus(d), gradient σ(d).
-        net.forward(UnsafePointer(permuted), rows: rows, parameters: parameters, training: true, rng: &rng)
+        net.forward(fake, rows: rows, parameters: parameters, training: true, rng: &rng)
         for r in 0..<rows {
             let d = Double(net.output[r])
             loss += half * softplus(d)
             net.outputGradient[r] = T(half * sigmoid(d))
         }
         net.backward(parameters: parameters, inputGradient: nil)
-        adam.update(parameters, lr: lr)
         return loss
-    }
-
-    /// The discriminator's loss on given codes and their given permutation, without training
-    /// (for gradient checks).
-    public func loss(real: UnsafePointer<T>, fake: UnsafePointer<T>, rows: Int) -> Double {
-        var rng = SeededRNG(seed: 0)
-        var loss = 0.0
-        net.forward(real, rows: rows, parameters: parameters, training: false, rng: &rng)
-        for r in 0..<rows { loss += softplus(-Double(net.output[r])) }
-        net.forward(fake, rows: rows, parameters: parameters, training: false, rng: &rng)
-        for r in 0..<rows { loss += softplus(Double(net.output[r])) }
-        return 0.5 * loss / Double(rows)
     }
 
     @inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + _log1p(_exp(-x)) : _log1p(_exp(x)) }

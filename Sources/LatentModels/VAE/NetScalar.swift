@@ -23,6 +23,9 @@ public protocol NetScalar: BinaryFloatingPoint, Sendable where Self.RawSignifica
     static func sigmoid(_ x: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>, _ n: Int)
     /// Σ softplus(y) − t·y; grad = scale·(σ(y) − t).
     static func bernoulliLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
+    /// One Adam step (see `Adam.update`).
+    static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
+                     _ n: Int, beta1: Self, beta2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self)
     /// Σ ½(y − t)²; grad = scale·(y − t).
     static func gaussianLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
 }
@@ -36,7 +39,26 @@ extension NetScalar {
     }
 }
 
+extension NetScalar {
+    public static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
+                            _ n: Int, beta1 b1: Self, beta2 b2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self) {
+        let c1 = 1 - b1, c2 = 1 - b2
+        for i in 0..<n {
+            let gi = g[i] * gradScale
+            let mi = b1 * m[i] + c1 * gi
+            let vi = b2 * v[i] + c2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            w[i] -= stepSize * mi / (vi.squareRoot() * invSqrtBc2 + epsilon)
+        }
+    }
+}
+
 extension Float: NetScalar {
+    public static func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                            _ n: Int, beta1: Float, beta2: Float, stepSize: Float, invSqrtBc2: Float, epsilon: Float, gradScale: Float) {
+        lk_adam_f32(w, g, m, v, n, beta1, beta2, stepSize, invSqrtBc2, epsilon, gradScale)
+    }
     @inlinable public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                                        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
@@ -96,11 +118,11 @@ extension Double: NetScalar {
 public enum SpecialFunctions {
     @inlinable public static func lgamma(_ x: Double) -> Double { Glibc.lgamma(x) }
 
-    /// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then the asymptotic
+    /// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then the asymptotic
     /// series ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ), accurate to ~1e-15 there.
     public static func digamma(_ x: Double) -> Double {
         var x = x, r = 0.0
-        while x < 6 { r -= 1 / x; x += 1 }
+        while x < 10 { r -= 1 / x; x += 1 }
         let f = 1 / (x * x)
         let series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))))
         return r + Glibc.log(x) - 0.5 / x - series

@@ -114,21 +114,12 @@ public struct Adam<T: NetScalar> {
     /// first multiplied by `gradScale` (clipping by global norm).
     public mutating func update(_ p: ParameterSet<T>, lr: Double, gradScale: Double = 1) {
         step += 1
-        let b1 = T(beta1), b2 = T(beta2), c1 = 1 - b1, c2 = 1 - b2
         let bc1 = 1 - pow(beta1, Double(step)), bc2 = 1 - pow(beta2, Double(step))
         // torch: p −= lr/bc1 · m / (√v/√bc2 + ε)
-        let stepSize = T(lr / bc1), invSqrtBc2 = T(1 / bc2.squareRoot()), eps = T(epsilon), gs = T(gradScale)
-        let w = p.values, g = p.grads, n = p.count
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
-                for i in 0..<n {
-                    let gi = g[i] * gs
-                    let mi = b1 * m[i] + c1 * gi
-                    let vi = b2 * v[i] + c2 * gi * gi
-                    m[i] = mi
-                    v[i] = vi
-                    w[i] -= stepSize * mi / (vi.squareRoot() * invSqrtBc2 + eps)
-                }
+                T.adam(p.values, p.grads, m.baseAddress!, v.baseAddress!, p.count, beta1: T(beta1), beta2: T(beta2),
+                       stepSize: T(lr / bc1), invSqrtBc2: T(1 / bc2.squareRoot()), epsilon: T(epsilon), gradScale: T(gradScale))
             }
         }
     }

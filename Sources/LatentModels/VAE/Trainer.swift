@@ -38,6 +38,33 @@ struct BatchSource<T: NetScalar> {
     }
 }
 
+/// The values that change during training, as functions of the step (evaluated anew at every
+/// step, never captured once: a frozen β is the classic warm-up bug).
+public struct Schedule: Sendable {
+    public var config: VAEParameters
+    public var stepsPerEpoch: Int
+
+    public init(config: VAEParameters, stepsPerEpoch: Int) {
+        self.config = config
+        self.stepsPerEpoch = max(1, stepsPerEpoch)
+    }
+
+    /// KL weight β·min(1, s / (warmup·steps per epoch)); capacity C = min(C_max, C_max·s / steps).
+    public func weights(step s: Int) -> StepWeights {
+        var w = config.beta
+        if config.warmup > 0 { w *= min(1, Double(s) / (config.warmup * Double(stepsPerEpoch))) }
+        let c = min(config.capacityMax, config.capacityMax * Double(s) / Double(config.capacitySteps))
+        return StepWeights(klWeight: w, capacity: c)
+    }
+
+    public func learningRate(epoch e: Int) -> Double {
+        switch config.lrSchedule {
+        case .constant: return config.lr
+        case .cosine: return config.lr * 0.5 * (1 + _cos(Double.pi * Double(e) / Double(config.epochs)))
+        }
+    }
+}
+
 public enum VAETrainer {
     public struct Outcome<T: NetScalar> {
         public var network: VAENetwork<T>
@@ -92,33 +119,25 @@ public enum VAETrainer {
             }
             return out
         }
-        let stepsPerEpoch = batches(trainCells).count
-        func weights(step s: Int) -> StepWeights {
-            var w = config.beta
-            if config.warmup > 0 { w *= min(1, Double(s) / (config.warmup * Double(stepsPerEpoch))) }
-            let c = min(config.capacityMax, config.capacityMax * Double(s) / Double(config.capacitySteps))
-            return StepWeights(klWeight: w, capacity: c)
-        }
-        func learningRate(epoch e: Int) -> Double {
-            switch config.lrSchedule {
-            case .constant: return config.lr
-            case .cosine: return config.lr * 0.5 * (1 + _cos(Double.pi * Double(e) / Double(config.epochs)))
-            }
-        }
+        let schedule = Schedule(config: config, stepsPerEpoch: batches(trainCells).count)
+        func weights(step s: Int) -> StepWeights { schedule.weights(step: s) }
+        func learningRate(epoch e: Int) -> Double { schedule.learningRate(epoch: e) }
         func load(_ cells: ArraySlice<Int>) {
             source.gather(input, cells, into: xbuf)
             if let target, let tbuf { source.gather(target, cells, into: tbuf) }
             if let library { for (r, i) in cells.enumerated() { lbuf[r] = T(library[i]) } }
         }
+        var tcSeen = 0.0
         func accumulate(_ sum: inout StepTerms, _ t: StepTerms, _ w: Double) {
             sum.loss += w * t.loss; sum.recon += w * t.recon; sum.kl += w * t.kl
-            sum.tc += w * t.tc; sum.mi += w * t.mi; sum.dimKL += w * t.dimKL
+            if t.hasTC { sum.tc += w * t.tc; sum.mi += w * t.mi; sum.dimKL += w * t.dimKL; tcSeen += w }
             if sum.klPerLatent.isEmpty { sum.klPerLatent = [Double](repeating: 0, count: t.klPerLatent.count) }
             for j in t.klPerLatent.indices { sum.klPerLatent[j] += w * t.klPerLatent[j] }
         }
         func scaled(_ t: StepTerms, _ total: Double) -> StepTerms {
             var t = t
-            t.loss /= total; t.recon /= total; t.kl /= total; t.tc /= total; t.mi /= total; t.dimKL /= total
+            let tcTotal = max(tcSeen, 1)
+            t.loss /= total; t.recon /= total; t.kl /= total; t.tc /= tcTotal; t.mi /= tcTotal; t.dimKL /= tcTotal
             t.klPerLatent = t.klPerLatent.map { $0 / total }
             return t
         }
@@ -135,13 +154,14 @@ public enum VAETrainer {
             var cells = trainCells
             shuffle.shuffle(&cells)
             var sum = StepTerms(), seen = 0.0
+            tcSeen = 0
             var w = weights(step: step)
-            for b in batches(cells) {
+            for (bi, b) in batches(cells).enumerated() {
                 load(b)
                 w = weights(step: step)
-                net.parameters.zeroGrads()
+                // The logged TC estimate of the other objectives costs M²K; every 8th batch is plenty.
                 let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
-                                 rows: b.count, weights: w, training: true, backward: true, rng: &noise)
+                                 rows: b.count, weights: w, training: true, backward: true, estimateTC: bi % 8 == 0, rng: &noise)
                 guard t.loss.isFinite else {
                     throw LatentError.badInput(file, "epoch \(epoch + 1), step \(step + 1)",
                                                "training diverged: the loss is \(t.loss) (no output written)",
@@ -162,6 +182,7 @@ public enum VAETrainer {
             if useVal {
                 var vrng = root.stream(2000 + UInt64(epoch))
                 var vsum = StepTerms(), vseen = 0.0
+                tcSeen = 0
                 for b in batches(valCells) {
                     load(b)
                     let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,

@@ -47,14 +47,15 @@ extension VAENetwork {
         return out
     }
 
-    /// Gene loadings, genes × K. The linear decoder's weights themselves (LDVAE): the change of
-    /// the decoder's natural parameter per unit of each latent. For a deep decoder, the mean over
-    /// cells of the Jacobian ∂(decoded mean)/∂z at the cells' posterior means, by forward-mode
-    /// differentiation (K tangent passes per batch of cells).
+    /// Gene loadings, genes × K. A decoder without hidden layers (LDVAE's linear decoder,
+    /// Tybalt's) is a generalised linear model of the latents: its weights are the loadings, the
+    /// change of each gene's natural parameter per unit of each latent, as both papers read them.
+    /// For a deep decoder, the mean over cells of the Jacobian ∂(decoded mean)/∂z at the cells'
+    /// posterior means, by forward-mode differentiation (K tangent passes per batch of cells).
     public func loadings(at mean: Matrix, scaleFactor: Double) -> Matrix {
         let k = latent, g = genes
         var out = Matrix(rows: g, cols: k)
-        if config.decoder == .linear, decoder.specs.count == 1 {
+        if decoder.specs.count == 1 {
             let w = parameters.values + decoder.w[0]          // K × (heads·G), row-major
             let width = decoder.specs[0].outputs
             for c in 0..<k { for j in 0..<g { out[j, c] = Float(w[c * width + j]) } }
@@ -64,6 +65,8 @@ extension VAENetwork {
         let tb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
         defer { zb.deallocate(); tb.deallocate() }
         var sum = [Double](repeating: 0, count: g * k)
+        var factor = [Double](repeating: 0, count: maxRows * g)
+        var dropout = [Double](repeating: 0, count: config.likelihood == .zinb ? maxRows * g : 0)
         var rng = SeededRNG(seed: 0)
         let width = decoder.outputs
         var i = 0
@@ -72,29 +75,44 @@ extension VAENetwork {
             for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
             decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
             let y = decoder.output
+            // Per cell and gene, what the decoded mean's derivative needs from y (computed once,
+            // not once per latent): p(1 − p) for Bernoulli, ρ and the dropout probability for NB.
+            for r in 0..<rows {
+                let yr = y + r * width
+                switch config.likelihood {
+                case .gaussian: break
+                case .bernoulli:
+                    for gi in 0..<g { let p = sigmoid(Double(yr[gi])); factor[r * g + gi] = p * (1 - p) }
+                case .nb, .zinb:
+                    var mx = -Double.infinity
+                    for gi in 0..<g { mx = max(mx, Double(yr[gi])) }
+                    var se = 0.0
+                    for gi in 0..<g { se += _exp(Double(yr[gi]) - mx) }
+                    for gi in 0..<g {
+                        factor[r * g + gi] = _exp(Double(yr[gi]) - mx) / se
+                        if config.likelihood == .zinb { dropout[r * g + gi] = sigmoid(Double(yr[g + gi])) }
+                    }
+                }
+            }
             for c in 0..<k {
                 tb.update(repeating: 0, count: rows * k)
                 for r in 0..<rows { tb[r * k + c] = 1 }
                 let dy = decoder.jvp(tb, rows: rows, parameters: parameters)
                 for r in 0..<rows {
-                    let yr = y + r * width, dr = dy + r * width
+                    let dr = dy + r * width, f = r * g
                     switch config.likelihood {
                     case .gaussian:
                         for gi in 0..<g { sum[gi * k + c] += Double(dr[gi]) }
                     case .bernoulli:
-                        for gi in 0..<g { let p = sigmoid(Double(yr[gi])); sum[gi * k + c] += p * (1 - p) * Double(dr[gi]) }
+                        for gi in 0..<g { sum[gi * k + c] += factor[f + gi] * Double(dr[gi]) }
                     case .nb, .zinb:
-                        var mx = -Double.infinity
-                        for gi in 0..<g { mx = max(mx, Double(yr[gi])) }
-                        var se = 0.0
-                        for gi in 0..<g { se += _exp(Double(yr[gi]) - mx) }
                         var dot = 0.0
-                        for gi in 0..<g { dot += _exp(Double(yr[gi]) - mx) / se * Double(dr[gi]) }
+                        for gi in 0..<g { dot += factor[f + gi] * Double(dr[gi]) }
                         for gi in 0..<g {
-                            let rho = _exp(Double(yr[gi]) - mx) / se
+                            let rho = factor[f + gi]
                             var d = rho * (Double(dr[gi]) - dot)
                             if config.likelihood == .zinb {
-                                let s = sigmoid(Double(yr[g + gi]))
+                                let s = dropout[f + gi]
                                 d = (1 - s) * d - rho * s * (1 - s) * Double(dr[g + gi])
                             }
                             sum[gi * k + c] += d * scaleFactor

@@ -14,6 +14,8 @@ public struct StepTerms: Sendable, Equatable {
     public var tc = 0.0
     public var mi = 0.0
     public var dimKL = 0.0
+    /// False when the TC estimate was skipped for this batch.
+    public var hasTC = true
     public init() {}
 }
 
@@ -102,11 +104,13 @@ public final class VAENetwork<T: NetScalar> {
 
     /// One minibatch: `x` the encoder input (rows × genes), `target` what the likelihood scores
     /// (the same matrix, or raw counts for nb/zinb), `library` the cells' total counts (nb/zinb).
-    /// With `backward`, gradients of the objective are added to `parameters.grads`. With
-    /// `sample` false, z = μ (deterministic evaluation).
+    /// With `backward`, `parameters.grads` receives the objective's gradient (overwritten: no
+    /// zeroing needed). With `sample` false, z = μ (deterministic evaluation). `estimateTC`
+    /// false skips the minibatch TC estimate where it is only logged (objectives other than tc),
+    /// an M²K cost.
     public func step(x: UnsafePointer<T>, target: UnsafePointer<T>, library: UnsafePointer<T>?, rows: Int,
                      weights: StepWeights, training: Bool, backward: Bool, sample: Bool = true,
-                     rng: inout SeededRNG) -> StepTerms {
+                     estimateTC: Bool = true, rng: inout SeededRNG) -> StepTerms {
         let k = latent
         var terms = StepTerms()
         encoder.forward(x, rows: rows, parameters: parameters, training: training, rng: &rng)
@@ -121,6 +125,7 @@ public final class VAENetwork<T: NetScalar> {
         }
         decoder.forward(UnsafePointer(z), rows: rows, parameters: parameters, training: training, rng: &rng)
         let scale = T(1) / T(rows)
+        if backward && logTheta >= 0 { (parameters.grads + logTheta).update(repeating: 0, count: genes) }
         // Reconstruction: loss and dLoss/dOutput straight into the decoder's gradient buffer.
         terms.recon = reconstruction(target: target, library: library, rows: rows, scale: scale, backward: backward)
         var loss = terms.recon
@@ -139,7 +144,7 @@ public final class VAENetwork<T: NetScalar> {
 
         // dLoss/dz from the decoder, then the objective's own terms on μ, log σ² and z.
         if backward {
-            decoder.backward(parameters: parameters, inputGradient: dz)
+            decoder.backward(parameters: parameters, inputGradient: dz, accumulate: false)
             dEnc.update(repeating: 0, count: rows * 2 * k)
         }
         let o = config.objective
@@ -159,9 +164,10 @@ public final class VAENetwork<T: NetScalar> {
         case .tc:
             break
         }
+        terms.hasTC = o == .tc || o == .factor || estimateTC
         let tcWeights: (alpha: Double, beta: Double, gamma: Double)? =
             o == .tc ? (config.alpha, weights.klWeight, gamma) : nil
-        if o != .factor {
+        if o == .tc || (o != .factor && estimateTC) {
             let e = totalCorrelation(rows: rows, weights: tcWeights, backward: backward && o == .tc)
             terms.tc = e.tc; terms.mi = e.mi; terms.dimKL = e.dimKL
             if let w = tcWeights { loss += w.alpha * e.mi + w.beta * e.tc + w.gamma * e.dimKL }
@@ -198,7 +204,7 @@ public final class VAENetwork<T: NetScalar> {
             }
         }
         encoder.outputGradient.update(from: dEnc, count: rows * 2 * k)
-        encoder.backward(parameters: parameters, inputGradient: nil)
+        encoder.backward(parameters: parameters, inputGradient: nil, accumulate: false)
         return terms
     }
 }

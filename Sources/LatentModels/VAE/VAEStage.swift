@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LatentCore
 import LatentIO
@@ -18,6 +19,8 @@ public enum VAEStage {
         public var activeLatents: [Int]
         public var finalLoss: Double
         public var validationLoss: Double?
+        /// Seconds spent reading, training, embedding (encoding + loadings) and writing.
+        public var timing: (read: Double, train: Double, embed: Double, write: Double) = (0, 0, 0, 0)
     }
 
     public static let files = (model: "model.h5", embedding: "embedding.h5ad", history: "history.tsv")
@@ -26,6 +29,7 @@ public enum VAEStage {
     public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
                            toolVersion: String = "unknown", notes: (String) -> Void = { _ in }) throws -> Summary {
         if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
+        var clock = StageClock()
         var warnings: [String] = []
         var ds = try H5AD.read(input, warnings: &warnings)
         warnings.forEach(notes)
@@ -54,8 +58,10 @@ public enum VAEStage {
         case .gaussian: break
         }
         Runtime.configureBLAS(threads: options.threads)
+        let tRead = clock.lap()
         let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
                                            seed: options.seed, quiet: options.quiet, file: input)
+        let tTrain = clock.lap()
         let net = outcome.network
         let (mean, logvar) = net.encode(ds.X)
         let k = p.latent
@@ -76,6 +82,7 @@ public enum VAEStage {
         let scale = library.map { median($0) } ?? 1
         let loadings = net.loadings(at: mean, scaleFactor: scale)
 
+        let tEmbed = clock.lap()
         ds.obsm["X_vae"] = .dense(mean)
         ds.obsm["X_vae_logvar"] = .dense(logvar)
         ds.varm["vae_loadings"] = .dense(loadings)
@@ -107,7 +114,7 @@ public enum VAEStage {
         }
         return Summary(outputDirectory: outputDirectory, epochsRun: outcome.history.count, bestEpoch: outcome.bestEpoch,
                        stoppedEarly: outcome.stoppedEarly, activeLatents: active, finalLoss: last.train.loss,
-                       validationLoss: last.validation?.loss)
+                       validationLoss: last.validation?.loss, timing: (tRead, tTrain, tEmbed, clock.lap()))
     }
 
     /// The per-epoch table; `NA` where a column does not apply.
@@ -168,6 +175,16 @@ public enum VAEStage {
             return (0..<d.rows).map { i in var s = 0.0; for j in 0..<d.cols { s += Double(d.values[i * d.cols + j]) }; return s }
         case .sparse(let s):
             return (0..<s.rows).map { i in var t = 0.0; for p in s.indptr[i]..<s.indptr[i + 1] { t += Double(s.values[p]) }; return t }
+        }
+    }
+
+    /// Wall-clock laps (monotonic).
+    struct StageClock {
+        var last = DispatchTime.now().uptimeNanoseconds
+        mutating func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { last = now }
+            return Double(now - last) / 1e9
         }
     }
 

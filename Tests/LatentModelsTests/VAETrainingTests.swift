@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+@testable import LatentCore
+@testable import LatentModels
+
+final class VAETrainingTests: XCTestCase {
+    /// Log-normalised counts of a small simulation with 3 programs.
+    func simulated(cells: Int = 300, genes: Int = 60, seed: UInt64 = 1) throws -> (x: MatrixData, counts: MatrixData, library: [Double]) {
+        var p = Simulate.Parameters()
+        p.cells = cells; p.genes = genes; p.programs = 3; p.programSize = 10
+        var rng = SeededRNG(seed: seed)
+        let sim = try Simulate.run(p, rng: &rng)
+        let counts = sim.dataset.X
+        guard case .sparse(let s) = counts.isSparse ? counts : .sparse(SparseMatrix(dense: { if case .dense(let d) = counts { return d }; fatalError() }())) else { fatalError() }
+        var logged = s
+        logged.values = s.values.map { log1p($0) }
+        let lib = VAEStage.rowSums(counts)
+        return (.sparse(logged), counts, lib)
+    }
+
+    func small(_ f: (inout VAEParameters) -> Void = { _ in }) -> VAEParameters {
+        var c = VAEParameters()
+        c.latent = 4; c.hidden = [16]; c.epochs = 6; c.batchSize = 32
+        f(&c)
+        return c
+    }
+
+    func testSameSeedSameBytesOtherSeedOtherResult() throws {
+        let d = try simulated()
+        for objective in VAEParameters.Objective.allCases {
+            let c = small { $0.objective = objective; $0.dropout = 0.1; $0.epochs = 3 }
+            let a = try VAETrainer.train(Float.self, input: d.x, config: c, seed: 5)
+            let b = try VAETrainer.train(Float.self, input: d.x, config: c, seed: 5)
+            let other = try VAETrainer.train(Float.self, input: d.x, config: c, seed: 6)
+            XCTAssertEqual(a.network.parameters.allValues, b.network.parameters.allValues, "\(objective)")
+            XCTAssertEqual(a.history, b.history, "\(objective)")
+            XCTAssertNotEqual(a.network.parameters.allValues, other.network.parameters.allValues, "\(objective)")
+        }
+    }
+
+    func testTrainingReducesTheLossForEveryLikelihood() throws {
+        let d = try simulated()
+        for lk in VAEParameters.Likelihood.allCases {
+            var x = d.x
+            if lk == .bernoulli, case .sparse(var s) = x { let mx = s.values.max()!; s.values = s.values.map { $0 / mx }; x = .sparse(s) }
+            let counts = (lk == .nb || lk == .zinb) ? d.counts : nil
+            let o = try VAETrainer.train(Float.self, input: x, target: counts, library: counts == nil ? nil : d.library,
+                                         config: small { $0.likelihood = lk; $0.epochs = 8 }, seed: 1)
+            let first = o.history.first!.train.recon, last = o.history.last!.train.recon
+            // Bernoulli on soft targets has a high floor (the targets' own entropy), hence 2 %.
+            XCTAssertLessThan(last, first * 0.98, "\(lk): reconstruction \(first) → \(last)")
+            XCTAssertLessThan(o.history.last!.validation!.loss, o.history.first!.validation!.loss, "\(lk)")
+        }
+    }
+
+    /// The KL weight and the capacity are read from the schedule at every step: the same
+    /// parameters give a different loss at consecutive steps, and the history records the ramp.
+    func testSchedulesChangeTheLossFromStepToStep() throws {
+        let d = try simulated()
+        let warm = small { $0.beta = 4; $0.warmup = 3; $0.epochs = 5 }
+        let s = Schedule(config: warm, stepsPerEpoch: 9)
+        XCTAssertEqual(s.weights(step: 0).klWeight, 0)
+        XCTAssertEqual(s.weights(step: 9).klWeight, 4.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(s.weights(step: 27).klWeight, 4)
+        XCTAssertEqual(s.weights(step: 1000).klWeight, 4)
+        var rng = SeededRNG(seed: 3)
+        let net = VAENetwork<Double>(genes: d.x.cols, config: warm, datasetSize: 100, maxRows: 8, rng: &rng)
+        let source = BatchSource<Double>(input: d.x, target: nil, library: nil)
+        let buf = UnsafeMutablePointer<Double>.allocate(capacity: 8 * d.x.cols)
+        defer { buf.deallocate() }
+        source.gather(d.x, Array(0..<8)[...], into: buf)
+        func loss(_ w: StepWeights) -> Double {
+            var r = SeededRNG(seed: 1)
+            return net.step(x: buf, target: buf, library: nil, rows: 8, weights: w, training: true, backward: false, rng: &r).loss
+        }
+        XCTAssertNotEqual(loss(s.weights(step: 4)), loss(s.weights(step: 5)))
+        let capacity = small { $0.objective = .capacity; $0.capacityMax = 10; $0.capacitySteps = 20 }
+        let cs = Schedule(config: capacity, stepsPerEpoch: 9)
+        XCTAssertEqual(cs.weights(step: 10).capacity, 5, accuracy: 1e-12)
+        XCTAssertEqual(cs.weights(step: 30).capacity, 10)
+        // Through the trainer: the recorded weights ramp, and a warm-up changes the result.
+        let o = try VAETrainer.train(Float.self, input: d.x, config: warm, seed: 2)
+        let ramp = o.history.map(\.klWeight)
+        XCTAssertTrue(zip(ramp, ramp.dropFirst()).prefix(2).allSatisfy { $0 < $1 }, "\(ramp)")
+        XCTAssertEqual(ramp.last, 4)
+        let flat = try VAETrainer.train(Float.self, input: d.x, config: small { $0.beta = 4; $0.epochs = 5 }, seed: 2)
+        XCTAssertNotEqual(o.history.last!.train.loss, flat.history.last!.train.loss)
+        let cap = try VAETrainer.train(Float.self, input: d.x, config: small { $0.objective = .capacity; $0.capacityMax = 10; $0.capacitySteps = 30 }, seed: 2)
+        let caps = cap.history.map(\.capacity)
+        XCTAssertTrue(zip(caps, caps.dropFirst()).allSatisfy { $0 <= $1 } && caps.first! < caps.last!, "\(caps)")
+    }
+
+    func testDivergenceIsAnErrorNotAnOutput() throws {
+        let d = try simulated()
+        XCTAssertThrowsError(try VAETrainer.train(Float.self, input: d.x, config: small { $0.lr = 1e9; $0.epochs = 3 }, seed: 1, file: "in.h5ad")) { e in
+            let err = e as? LatentError
+            XCTAssertEqual(err?.kind, .badInput)
+            XCTAssertTrue(err?.description.contains("diverged") ?? false, "\(String(describing: err))")
+            XCTAssertTrue(err?.description.hasPrefix("in.h5ad:epoch ") ?? false, "\(String(describing: err))")
+        }
+    }
+
+    func testEarlyStoppingKeepsTheBestEpoch() throws {
+        let d = try simulated(cells: 120)
+        // A wide network on 108 training cells overfits quickly.
+        let o = try VAETrainer.train(Float.self, input: d.x, config: small { $0.hidden = [256]; $0.epochs = 300; $0.patience = 3; $0.lr = 3e-3 }, seed: 1)
+        XCTAssertTrue(o.stoppedEarly)
+        XCTAssertEqual(o.history.count, o.bestEpoch + 3)
+        let best = o.history.compactMap { $0.validation?.loss }.min()!
+        XCTAssertEqual(o.history[o.bestEpoch - 1].validation!.loss, best)
+    }
+}
