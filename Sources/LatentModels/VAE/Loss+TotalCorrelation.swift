@@ -21,10 +21,18 @@ extension VAENetwork {
         let enc = encoder.output
         let n = Double(max(datasetSize, m))
         let log2pi = _log(2 * Double.pi)
-        // Double workspace: L (M×K) for the current i, and e^{−lv} (M×K).
-        var L = [Double](repeating: 0, count: m * k)
-        var invVar = [Double](repeating: 0, count: m * k)
-        for j in 0..<m { for c in 0..<k { invVar[j * k + c] = _exp(-Double(enc[j * 2 * k + k + c])) } }
+        // Per sample i: L (M×K) = log q(z_ik | x_j); E = exp(L + log w_ij − max_j), exponentiated
+        // in one vectorised pass and reused for the backward softmax weights.
+        let L = UnsafeMutablePointer<T>.allocate(capacity: m * k), E = UnsafeMutablePointer<T>.allocate(capacity: m * k)
+        let invVar = UnsafeMutablePointer<T>.allocate(capacity: m * k), halfLogVar = UnsafeMutablePointer<T>.allocate(capacity: m * k)
+        defer { L.deallocate(); E.deallocate(); invVar.deallocate(); halfLogVar.deallocate() }
+        for j in 0..<m {
+            for c in 0..<k {
+                let lv = enc[j * 2 * k + k + c]
+                invVar[j * k + c] = T.exp(-lv)
+                halfLogVar[j * k + c] = T(-0.5 * log2pi) - lv / 2
+            }
+        }
         let mss = config.tcSampling == .mss && m > 2
         let mm = Double(m - 1)
         let logMWS = -_log(n * Double(m))
@@ -40,20 +48,22 @@ extension VAENetwork {
         let cx = weights.map { $0.alpha / Double(m) } ?? 0
         let cz = weights.map { $0.gamma / Double(m) } ?? 0
         var s = [Double](repeating: 0, count: m), a = [Double](repeating: 0, count: m)
-        var lseK = [Double](repeating: 0, count: k), maxK = [Double](repeating: 0, count: k)
+        var maxK = [Double](repeating: 0, count: k), sumK = [Double](repeating: 0, count: k)
         for i in 0..<m {
-            var logpz = 0.0
+            let zi = z + i * k
             for j in 0..<m {
+                let mu = enc + j * 2 * k, iv = invVar + j * k, hl = halfLogVar + j * k, lj = L + j * k
                 var sj = 0.0
                 for c in 0..<k {
-                    let d = Double(z[i * k + c]) - Double(enc[j * 2 * k + c])
-                    let v = -0.5 * (log2pi + Double(enc[j * 2 * k + k + c]) + d * d * invVar[j * k + c])
-                    L[j * k + c] = v
-                    sj += v
+                    let d = zi[c] - mu[c]
+                    let v = hl[c] - d * d * iv[c] / 2
+                    lj[c] = v
+                    sj += Double(v)
                 }
                 s[j] = sj + logW(i, j)
             }
-            for c in 0..<k { let zi = Double(z[i * k + c]); logpz -= 0.5 * (log2pi + zi * zi) }
+            var logpz = 0.0
+            for c in 0..<k { let v = Double(zi[c]); logpz -= 0.5 * (log2pi + v * v) }
             // log q(z_i): softmax weights a_j over the batch.
             var mx = -Double.infinity
             for j in 0..<m { mx = max(mx, s[j]) }
@@ -62,35 +72,45 @@ extension VAENetwork {
             let logqz = mx + _log(se)
             for j in 0..<m { a[j] /= se }
             // log Π_k q(z_ik): one log-sum-exp per latent.
+            for c in 0..<k { maxK[c] = -Double.infinity; sumK[c] = 0 }
+            for j in 0..<m {
+                let w = logW(i, j)
+                for c in 0..<k { maxK[c] = max(maxK[c], Double(L[j * k + c]) + w) }
+            }
+            for j in 0..<m {
+                let w = logW(i, j)
+                for c in 0..<k { E[j * k + c] = T(Double(L[j * k + c]) + w - maxK[c]) }
+            }
+            T.expInPlace(E, m * k)
+            for j in 0..<m { for c in 0..<k { sumK[c] += Double(E[j * k + c]) } }
             var logqzProd = 0.0
-            for c in 0..<k { maxK[c] = -Double.infinity }
-            for j in 0..<m { let w = logW(i, j); for c in 0..<k { maxK[c] = max(maxK[c], L[j * k + c] + w) } }
-            for c in 0..<k { lseK[c] = 0 }
-            for j in 0..<m { let w = logW(i, j); for c in 0..<k { lseK[c] += _exp(L[j * k + c] + w - maxK[c]) } }
-            for c in 0..<k { lseK[c] = maxK[c] + _log(lseK[c]); logqzProd += lseK[c] }
+            for c in 0..<k { logqzProd += maxK[c] + _log(sumK[c]) }
             var logqzx = 0.0
-            for c in 0..<k { logqzx += L[i * k + c] }
+            for c in 0..<k { logqzx += Double(L[i * k + c]) }
             est.mi += logqzx - logqz
             est.tc += logqz - logqzProd
             est.dimKL += logqzProd - logpz
             guard backward else { continue }
-            // dLoss/dL_ijk = cq·a_ij + cp·b_ijk + [i = j]·cx, then through L to z_i, μ_j, lv_j.
+            // dLoss/dL_ijk = cq·a_ij + cp·b_ijk + [i = j]·cx with b_ijk = E_jk / Σ_j E_jk, then
+            // through L to z_i, μ_j and lv_j.
+            for c in 0..<k { sumK[c] = cp / sumK[c] }
+            var dzi = [Double](repeating: 0, count: k)
             for j in 0..<m {
-                let w = logW(i, j)
+                let qa = cq * a[j] + (i == j ? cx : 0)
+                let mu = enc + j * 2 * k, iv = invVar + j * k, ej = E + j * k
+                let dmu = dEnc + j * 2 * k, dlv = dmu + k
                 for c in 0..<k {
-                    let b = _exp(L[j * k + c] + w - lseK[c])
-                    var coef = cq * a[j] + cp * b
-                    if i == j { coef += cx }
-                    if coef == 0 { continue }
-                    let d = Double(z[i * k + c]) - Double(enc[j * 2 * k + c])
-                    let u = d * invVar[j * k + c]
-                    dz[i * k + c] += T(-coef * u)
-                    dEnc[j * 2 * k + c] += T(coef * u)
-                    dEnc[j * 2 * k + k + c] += T(coef * (-0.5 + 0.5 * u * d))
+                    let coef = T(qa + sumK[c] * Double(ej[c]))
+                    let d = zi[c] - mu[c]
+                    let u = d * iv[c]
+                    let cu = coef * u
+                    dzi[c] -= Double(cu)
+                    dmu[c] += cu
+                    dlv[c] += coef * (u * d - 1) / 2
                 }
             }
             // −γ·log p(z): d/dz = γ·z.
-            for c in 0..<k { dz[i * k + c] += T(cz * Double(z[i * k + c])) }
+            for c in 0..<k { dz[i * k + c] += T(dzi[c] + cz * Double(zi[c])) }
         }
         let fm = Double(m)
         est.mi /= fm; est.tc /= fm; est.dimKL /= fm

@@ -23,6 +23,8 @@ public protocol NetScalar: BinaryFloatingPoint, Sendable where Self.RawSignifica
     static func sigmoid(_ x: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>, _ n: Int)
     /// Σ softplus(y) − t·y; grad = scale·(σ(y) − t).
     static func bernoulliLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
+    /// x[i] = e^{x[i]}.
+    static func expInPlace(_ x: UnsafeMutablePointer<Self>, _ n: Int)
     /// One Adam step (see `Adam.update`).
     static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
                      _ n: Int, beta1: Self, beta2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self)
@@ -40,6 +42,10 @@ extension NetScalar {
 }
 
 extension NetScalar {
+    public static func expInPlace(_ x: UnsafeMutablePointer<Self>, _ n: Int) {
+        for i in 0..<n { x[i] = exp(x[i]) }
+    }
+
     public static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
                             _ n: Int, beta1 b1: Self, beta2 b2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self) {
         let c1 = 1 - b1, c2 = 1 - b2
@@ -55,6 +61,8 @@ extension NetScalar {
 }
 
 extension Float: NetScalar {
+    public static func expInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) { lk_exp_f32(x, x, n) }
+
     public static func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                             _ n: Int, beta1: Float, beta2: Float, stepSize: Float, invSqrtBc2: Float, epsilon: Float, gradScale: Float) {
         lk_adam_f32(w, g, m, v, n, beta1, beta2, stepSize, invSqrtBc2, epsilon, gradScale)
