@@ -102,3 +102,48 @@ public struct StepProfile {
         printError("profile: " + steps.map { "\($0.0)=\(($0.1 * 1000).rounded() / 1000)" }.joined(separator: " "))
     }
 }
+
+/// OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and runs its Haswell
+/// kernels at about half speed; its SkylakeX kernels run correctly there, but the choice is made
+/// when the library loads, from OPENBLAS_CORETYPE, before any of our code runs. So the process
+/// re-executes itself once with the variable set — users get full speed without knowing.
+public enum BLASKernels {
+    /// The core type to force, or nil: only when the CPU has the AVX-512 subsets SkylakeX kernels
+    /// use, OpenBLAS picked a pre-AVX-512 core, and nobody chose one already.
+    public static func override(cpuFlags: Set<String>, coreName: String, environment: [String: String]) -> String? {
+        if environment["OPENBLAS_CORETYPE"] != nil || environment["LATENT_BLAS_REEXEC"] != nil { return nil }
+        guard ["avx512f", "avx512dq", "avx512bw", "avx512vl"].allSatisfy(cpuFlags.contains) else { return nil }
+        let core = coreName.lowercased()
+        if ["skylakex", "cooperlake", "sapphirerapids"].contains(where: core.contains) { return nil }
+        return "SkylakeX"
+    }
+
+    /// The CPU flags Linux reports (empty elsewhere).
+    public static func cpuFlags() -> Set<String> {
+        guard let f = fopen("/proc/cpuinfo", "r") else { return [] }
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>? = nil
+        var cap = 0
+        defer { free(line) }
+        while getline(&line, &cap, f) > 0 {
+            let s = String(cString: line!)
+            if s.hasPrefix("flags") {
+                let list = s.split(separator: ":", maxSplits: 1).last ?? ""
+                return Set(list.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init))
+            }
+        }
+        return []
+    }
+
+    /// Re-executes the running program with OPENBLAS_CORETYPE set when `override` says so;
+    /// returns normally otherwise (or when the re-exec fails: then the slower kernels run).
+    public static func ensureFastKernels() {
+        var env: [String: String] = [:]
+        for key in ["OPENBLAS_CORETYPE", "LATENT_BLAS_REEXEC"] { if let v = getenv(key) { env[key] = String(cString: v) } }
+        let core = openblas_get_corename().map { String(cString: $0) } ?? ""
+        guard let forced = override(cpuFlags: cpuFlags(), coreName: core, environment: env) else { return }
+        setenv("OPENBLAS_CORETYPE", forced, 1)
+        setenv("LATENT_BLAS_REEXEC", "1", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+}

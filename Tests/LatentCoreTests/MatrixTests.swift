@@ -65,3 +65,24 @@ final class MatrixTests: XCTestCase {
         for i in 0..<70 { for j in 0..<45 { XCTAssertEqual(t[j, i], m[i, j]) } }
     }
 }
+
+final class BLASKernelsTests: XCTestCase {
+    let avx512: Set<String> = ["fma", "avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl"]
+
+    func testForcesSkylakeXOnlyWhereOpenBLASMisdetectsAnAVX512CPU() {
+        XCTAssertEqual(BLASKernels.override(cpuFlags: avx512, coreName: "Zen", environment: [:]), "SkylakeX")
+        XCTAssertEqual(BLASKernels.override(cpuFlags: avx512, coreName: "Haswell", environment: [:]), "SkylakeX")
+        XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "SkylakeX", environment: [:]))
+        XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "Cooperlake", environment: [:]))
+        XCTAssertNil(BLASKernels.override(cpuFlags: ["fma", "avx2"], coreName: "Zen", environment: [:]))
+        XCTAssertNil(BLASKernels.override(cpuFlags: ["avx512f", "avx2"], coreName: "Zen", environment: [:]), "SkylakeX kernels need BW/DQ/VL too")
+        XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "Zen", environment: ["OPENBLAS_CORETYPE": "Haswell"]), "the user's choice wins")
+        XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "Zen", environment: ["LATENT_BLAS_REEXEC": "1"]), "never loops")
+    }
+
+    func testThisMachineIsLeftAloneOrAlreadyFast() {
+        // On this machine the check either finds nothing to do or the re-exec already happened.
+        let flags = BLASKernels.cpuFlags()
+        XCTAssertFalse(flags.isEmpty, "/proc/cpuinfo has a flags line on Linux")
+    }
+}
