@@ -99,7 +99,26 @@ public struct Pipeline: Sendable {
             p.stages.append(try parseStage(name: k.value, line: k.line, v, stageNames: names, file: file, directory: dir))
         }
         try p.checkCycles()
+        try p.checkKinds()
         return p
+    }
+
+    /// A stage reference must point at a stage that writes what the slot reads (enrich needs
+    /// loadings, not a normalised matrix).
+    func checkKinds() throws {
+        for s in stages {
+            let adapter = StageRegistry.adapter(s.type)!
+            for slot in adapter.inputs {
+                for r in s.inputs[slot.name] ?? [] {
+                    guard case .stage(let up) = r.target, let u = stage(up), let ua = StageRegistry.adapter(u.type) else { continue }
+                    if !ua.outputs.contains(where: { $0.kinds.contains(slot.accepts) }) {
+                        let writes = ua.outputs.map(\.name).joined(separator: ", ")
+                        throw LatentError.badInput(file, "\(r.line)", "'\(slot.name)' of stage '\(s.name)' needs \(slot.accepts.rawValue), but stage '\(up)' (\(u.type)) writes \(writes)",
+                                                   hint: slot.accepts == .embedding ? "read a pca, ica, nmf or vae stage" : nil)
+                    }
+                }
+            }
+        }
     }
 
     // MARK: one stage

@@ -120,15 +120,21 @@ public final class Runner: @unchecked Sendable {
         let threadsPerJob = max(1, options.threads / jobs)
         Runtime.configureBLAS(threads: threadsPerJob)
         IOSettings.threads = threadsPerJob
-        let group = DispatchGroup()
-        for _ in 0..<jobs {
-            group.enter()
-            Thread.detachNewThread { [self] in
-                worker(threads: threadsPerJob, measurePeak: jobs == 1)
-                group.leave()
+        if jobs == 1 {
+            worker(threads: threadsPerJob, measurePeak: true)
+        } else {
+            let group = DispatchGroup()
+            for _ in 0..<jobs {
+                group.enter()
+                let t = Thread { [self] in
+                    worker(threads: threadsPerJob, measurePeak: false)
+                    group.leave()
+                }
+                t.stackSize = 16 << 20     // as the main thread's: stages may recurse (trees, sorts)
+                t.start()
             }
+            group.wait()
         }
-        group.wait()
         if let failure { throw failure }
         return rows
     }
