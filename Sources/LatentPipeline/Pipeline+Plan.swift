@@ -59,6 +59,11 @@ public struct Plan: Sendable {
                     case .file(let path):
                         let sha = try hasher.hash(path, file: pipeline.file, line: ref.line)
                         for c in combos.indices { combos[c].inputs[slot.name, default: []].append(.file(path: path, sha256: sha)) }
+                    case .stage(let up) where slot.gathers:
+                        // Every instance of the upstream stage, in plan order, without its grid values.
+                        for c in combos.indices {
+                            combos[c].inputs[slot.name, default: []] += (byStage[up] ?? []).map { .instance($0) }
+                        }
                     case .stage(let up):
                         var next: [(inputs: [String: [Input]], bindings: [Binding])] = []
                         for c in combos {

@@ -195,6 +195,7 @@ public final class Runner: @unchecked Sendable {
         for slot in adapter.inputs {
             guard let list = inst.inputs[slot.name] else { continue }
             var paths: [String] = []
+            var entries: [String] = []
             var stageType: String?
             var loadingsKey: String?
             for input in list {
@@ -207,11 +208,12 @@ public final class Runner: @unchecked Sendable {
                         throw LatentError.badInput(plan.pipeline.file, "\(inst.line)", "stage '\(inst.name)' reads \(slot.accepts.rawValue) from '\(up.name)', which writes none")
                     }
                     paths.append(cache.entry(up.key) + "/" + out.name)
+                    entries.append(cache.entry(up.key))
                     stageType = up.type
                     loadingsKey = out.loadingsKey
                 }
             }
-            inputs[slot.name] = ResolvedInput(paths: paths, stageType: stageType, loadingsKey: loadingsKey)
+            inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey)
         }
         let seed = UInt64(inst.parameters["seed"]?.intValue ?? Int64(plan.pipeline.seed))
         let quiet = options.quiet
@@ -233,7 +235,11 @@ public final class Runner: @unchecked Sendable {
             throw error
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        let outputs = adapter.outputs.map(\.name).filter { FileManager.default.fileExists(atPath: dir + "/" + $0) }
+        let outputs = adapter.outputs.map(\.name)
+        if let missing = outputs.first(where: { !FileManager.default.fileExists(atPath: dir + "/" + $0) }) {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw LatentError.internalFailure("stage \(inst.display) (\(inst.type)) finished without writing \(missing)")
+        }
         let manifest = Manifest.make(inst, plan: plan, outputs: outputs, version: adapter.version, toolVersion: options.toolVersion,
                                      threads: threads, wallSeconds: seconds, peakRSSMB: ResourceUsage.peakRSSMB())
         guard FileManager.default.createFile(atPath: dir + "/" + Manifest.fileName, contents: Data(manifest.pretty.utf8)) else {

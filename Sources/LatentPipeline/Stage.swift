@@ -41,15 +41,19 @@ public struct InputSlot: Sendable {
     public var allowsShippedGeneSets: Bool
     /// Whether the slot takes a list (e.g. several GMTs).
     public var many: Bool
+    /// Whether a stage named here contributes all its instances to one run of this stage (a
+    /// report or summary over a whole sweep) instead of fanning this stage out over them.
+    public var gathers: Bool
 
     public init(_ name: String, accepts: ArtifactKind, required: Bool = true, allowsFile: Bool = true,
-                allowsShippedGeneSets: Bool = false, many: Bool = false) {
+                allowsShippedGeneSets: Bool = false, many: Bool = false, gathers: Bool = false) {
         self.name = name
         self.accepts = accepts
         self.required = required
         self.allowsFile = allowsFile
         self.allowsShippedGeneSets = allowsShippedGeneSets
-        self.many = many
+        self.many = many || gathers
+        self.gathers = gathers
     }
 }
 
@@ -116,6 +120,9 @@ public protocol StageAdapter {
 /// An input as the stage receives it: one or more files, and the stage that made them if any.
 public struct ResolvedInput: Sendable {
     public var paths: [String]
+    /// For stage inputs: the cache entry directories the files are in (with their manifest.json),
+    /// one per path.
+    public var entries: [String] = []
     /// The upstream stage type, or nil for files given in the pipeline.
     public var stageType: String?
     /// For embeddings from a known stage: its loadings key.
