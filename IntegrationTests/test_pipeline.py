@@ -237,3 +237,21 @@ def test_model_outputs_do_not_depend_on_threads(tmp_path, model):
     for t in (1, 2):
         latent(model, tmp_path / "norm.h5ad", "--k", 5, "-o", tmp_path / f"{t}.h5ad", "--threads", t, "-q", check=True)
     assert (tmp_path / "1.h5ad").read_bytes() == (tmp_path / "2.h5ad").read_bytes()
+
+
+def test_a_failing_stage_is_one_error_at_its_line_and_keep_going_runs_the_rest(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("stages:\n  simulate:\n    params: {cells: 50, genes: 60, programs: 2, program-size: 10}\n"
+                 "  normalize:\n    input: simulate\n  pca:\n    input: normalize\n    grid: {k: [80, 5]}\n")
+    cache = tmp_path / "cache"
+    r = latent("run", p, "--cache", cache, "--results", tmp_path / "results")
+    assert_bad_input(r, f"{p}:6:", "stage pca [k=80]", "more than the 49 centred components")
+    s = statuses(r)
+    assert s[("pca", "k=80")] == "failed" and s[("pca", "k=5")] == "skipped" and s[("normalize", "")] == "ran"
+    assert list((cache / "tmp").iterdir()) == []
+    r = latent("run", p, "--cache", cache, "--results", tmp_path / "results", "--keep-going")
+    assert r.rc == 2
+    s = statuses(r)
+    assert s[("pca", "k=80")] == "failed" and s[("pca", "k=5")] == "ran" and s[("normalize", "")] == "cached"
+    assert (tmp_path / "results" / "pca" / "k=5" / "pca.h5ad").exists()
+    assert not (tmp_path / "results" / "pca" / "k=80").exists()

@@ -14,6 +14,9 @@ public final class Runner: @unchecked Sendable {
         /// Total threads, shared among the parallel jobs.
         public var threads = 1
         public var dryRun = false
+        /// After a failure, go on with the instances that do not depend on it (Snakemake's
+        /// --keep-going); otherwise start nothing new.
+        public var keepGoing = false
         public var quiet = false
         public var toolVersion = "unknown"
         public init(results: String) { self.results = results }
@@ -40,6 +43,7 @@ public final class Runner: @unchecked Sendable {
     private var rows: [Row] = []
     private var started: Set<Int> = []
     private var finished: Set<Int> = []
+    private var failed: Set<Int> = []
     private var builtKeys: Set<String> = []
     private var failure: Error?
 
@@ -110,14 +114,23 @@ public final class Runner: @unchecked Sendable {
         return why.isEmpty ? "no entry (removed from the cache)" : why.joined(separator: "; ")
     }
 
-    /// Runs everything not cached. Returns one row per instance, in plan order.
+    /// Runs everything not cached. Returns one row per instance, in plan order; throws the
+    /// first stage failure (see `runAll` for the rows of a failed run).
     public func run() throws -> [Row] {
+        let (rows, error) = try runAll()
+        if let error { throw error }
+        return rows
+    }
+
+    /// Runs everything not cached; the rows say what ran, failed or was skipped because an
+    /// input failed, and the error is the first failure.
+    public func runAll() throws -> (rows: [Row], error: Error?) {
         let initial = try status()
-        if options.dryRun { return initial }
+        if options.dryRun { return (initial, nil) }
         cache.removeAbandoned()
         rows = initial
         let jobs = max(1, min(options.jobs, plan.instances.count))
-        let threadsPerJob = max(1, options.threads / jobs)
+        let threadsPerJob = Runner.threadsPerJob(threads: options.threads, jobs: options.jobs)
         Runtime.configureBLAS(threads: threadsPerJob)
         IOSettings.threads = threadsPerJob
         if jobs == 1 {
@@ -135,14 +148,20 @@ public final class Runner: @unchecked Sendable {
             }
             group.wait()
         }
-        if let failure { throw failure }
-        return rows
+        for i in rows.indices where !finished.contains(i) && rows[i].status != .failed {
+            rows[i].status = .skipped
+            rows[i].reason = "not started after a failure"
+        }
+        return (rows, failure)
     }
+
+    /// Threads each parallel job gets: the total shared evenly, at least one.
+    public static func threadsPerJob(threads: Int, jobs: Int) -> Int { max(1, threads / max(1, jobs)) }
 
     private func worker(threads: Int, measurePeak: Bool) {
         state.lock()
         while true {
-            if failure != nil || finished.count == rows.count { break }
+            if (failure != nil && !options.keepGoing) || finished.count == rows.count { break }
             guard let next = rows.indices.first(where: { i in
                 !started.contains(i) && rows[i].instance.dependencies.allSatisfy(finished.contains)
             }) else {
@@ -150,6 +169,14 @@ public final class Runner: @unchecked Sendable {
                 continue
             }
             started.insert(next)
+            if let bad = rows[next].instance.dependencies.first(where: failed.contains) {
+                rows[next].status = .skipped
+                rows[next].reason = "input \(plan.instances[bad].display) failed"
+                failed.insert(next)
+                finished.insert(next)
+                state.broadcast()
+                continue
+            }
             let row = rows[next]
             state.unlock()
             var result = row
@@ -162,6 +189,9 @@ public final class Runner: @unchecked Sendable {
                 state.lock()
                 if failure == nil { failure = error }
                 rows[next].status = .failed
+                rows[next].reason = "\(error)"
+                failed.insert(next)
+                finished.insert(next)
                 state.broadcast()
                 continue
             }
@@ -227,9 +257,7 @@ public final class Runner: @unchecked Sendable {
             try adapter.run(context)
         } catch let e as LatentError {
             try? FileManager.default.removeItem(atPath: dir)
-            var wrapped = e
-            wrapped.message = "stage \(inst.display) (\(plan.pipeline.file):\(inst.line)): " + e.message
-            throw wrapped
+            throw attribute(e, to: inst)
         } catch {
             try? FileManager.default.removeItem(atPath: dir)
             throw error
@@ -254,6 +282,21 @@ public final class Runner: @unchecked Sendable {
         r.status = .ran
         r.seconds = seconds
         return r
+    }
+
+    /// A stage's error as the user should read it: at the stage's line in the pipeline file
+    /// when it names a cache path (meaningless to them) or no file, else at the external file
+    /// it names, with the stage added.
+    func attribute(_ e: LatentError, to inst: Plan.Instance) -> LatentError {
+        var out = e
+        if e.file == nil || e.file!.hasPrefix(cache.root + "/") {
+            out.file = plan.pipeline.file
+            out.place = "\(inst.line)"
+            out.message = "stage \(inst.display): " + e.message
+        } else {
+            out.message = e.message + " (in stage \(inst.display), \(plan.pipeline.file):\(inst.line))"
+        }
+        return out
     }
 
     /// RESULTS/<name>/<grid values or "default"> → the entry, replaced atomically.

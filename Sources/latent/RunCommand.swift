@@ -42,6 +42,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Stage instances to run at once (threads are shared among them).")
     var jobs: Int = 1
 
+    @Flag(name: .customLong("keep-going"), help: "After a failure, still run the instances that do not depend on it.")
+    var keepGoing = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -59,16 +62,23 @@ struct RunCommand: ParsableCommand {
         options.jobs = jobs
         options.threads = run.threads
         options.dryRun = dryRun
+        options.keepGoing = keepGoing
         options.quiet = run.quiet
         options.toolVersion = LatentVersion.string
         let runner = Runner(plan: plan, cache: store, options: options)
-        let rows = try runner.run()
+        let (rows, failure) = try runner.runAll()
         var out = "name\tinstance\tstage\tstatus\tkey\treason\tpath\n"
         for r in rows {
-            out += [r.instance.name, r.instance.label, r.instance.type, r.status.rawValue, r.instance.key, r.reason, r.path]
+            out += [r.instance.name, r.instance.label, r.instance.type, r.status.rawValue, r.instance.key,
+                    r.reason.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " "), r.path]
                 .joined(separator: "\t") + "\n"
         }
         FileHandle.standardOutput.write(Data(out.utf8))
+        if let failure {
+            let failed = rows.filter { $0.status == .failed }.count, skipped = rows.filter { $0.status == .skipped }.count
+            if failed + skipped > 1 { global.note("latent run: \(failed) failed, \(skipped) not run") }
+            throw failure
+        }
         if !dryRun {
             let ran = rows.filter { $0.status == .ran }.count
             global.note("latent run: \(ran) of \(rows.count) stage instances ran, \(rows.count - ran) cached; results in \(options.results)")
