@@ -115,7 +115,7 @@ workflow {
     def input = params.input.toString()
     def samples = input.endsWith('.csv') && !input.contains('*')
         ? Channel.fromPath(input).splitCsv(header: true).map { row -> [[id: row.id], file(row.path, checkIfExists: true)] }
-        : Channel.fromPath(input, checkIfExists: true).map { f -> [[id: f.simpleName], f] }
+        : Channel.fromPath(input, type: 'any', checkIfExists: true).map { f -> [[id: f.simpleName], f] }   // 'any': 10x directories too
     def ks = Channel.fromList(params.k.toString().tokenize(',').collect { it.trim() as Integer })
 
     LATENT_IMPORT(samples)
@@ -126,6 +126,7 @@ workflow {
 
     LATENT_IMPORT.out.versions
         .mix(LATENT_NORMALIZE.out.versions, LATENT_PCA.out.versions, LATENT_ENRICH.out.versions)
-        .unique()
-        .collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info")
+        .map { it.text }
+        .unique()                                   // one entry per process, not per task
+        .collectFile(name: 'versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
 }

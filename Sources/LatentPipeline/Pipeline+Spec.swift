@@ -47,6 +47,8 @@ public struct Pipeline: Sendable {
     public var file: String
     public var directory: String
     public var seed: UInt64
+    /// Whether the file sets `seed:` (else `latent run --seed` gives it).
+    public var seedInFile = false
     /// In file order.
     public var stages: [Stage]
 
@@ -82,6 +84,7 @@ public struct Pipeline: Sendable {
             case "seed":
                 guard case .int(let s) = try convert(v, .int(min: 0, max: nil), file: file, what: "seed") else { continue }
                 p.seed = UInt64(s)
+                p.seedInFile = true
             case "stages": stagesNode = v
             case "name", "description": _ = try scalarString(v, file: file, what: k.value)
             default:

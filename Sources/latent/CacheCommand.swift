@@ -49,6 +49,8 @@ struct CacheCommand: ParsableCommand {
             commandName: "gc",
             abstract: "Remove the entries none of the given pipeline files would use; print their keys.",
             discussion: """
+            Give the same --seed as to `latent run` for files that set no `seed:`.
+
             Example:
               latent cache gc Pipelines/quickstart.yaml Pipelines/beta-sweep.yaml --cache .latent-cache
             """)
@@ -65,7 +67,9 @@ struct CacheCommand: ParsableCommand {
             let cache = try location.open()
             var keep = Set<String>()
             for p in pipelines {
-                let plan = try Plan(try Pipeline.load(p), hasher: FileHasher(memoDirectory: cache.hashes))
+                var spec = try Pipeline.load(p)
+                if !spec.seedInFile { spec.seed = global.seed }    // as `latent run --seed` would
+                let plan = try Plan(spec, hasher: FileHasher(memoDirectory: cache.hashes))
                 keep.formUnion(plan.instances.map(\.key))
             }
             cache.removeAbandoned()

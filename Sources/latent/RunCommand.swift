@@ -15,7 +15,9 @@ struct RunCommand: ParsableCommand {
         any point resumes where it stopped. Outputs are linked as RESULTS/<stage>/<grid values>/.
 
         stdout: one tab-separated row per stage instance (name, instance, stage, status, key, \
-        reason, path); with --dry-run, status is `cached` or `run` and reason says why.
+        reason, path); with --dry-run, status is `cached` or `run` and reason says why. \
+        --seed is the default seed of stages that draw random numbers when the file sets no \
+        `seed:`; --threads is shared among --jobs.
 
         Examples:
           latent run Pipelines/quickstart.yaml
@@ -53,7 +55,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        let spec = try Pipeline.load(pipeline)
+        var spec = try Pipeline.load(pipeline)
+        if !spec.seedInFile { spec.seed = run.seed }
         let cacheDir = cache ?? ProcessInfo.processInfo.environment["LATENT_CACHE"] ?? spec.directory + "/.latent-cache"
         let store = try Cache(cacheDir)
         let plan = try Plan(spec, hasher: FileHasher(memoDirectory: store.hashes))
