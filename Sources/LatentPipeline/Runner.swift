@@ -228,6 +228,7 @@ public final class Runner: @unchecked Sendable {
             var entries: [String] = []
             var stageType: String?
             var loadingsKey: String?
+            var scoresKey: String?
             for input in list {
                 switch input {
                 case .file(let path, _): paths.append(path)
@@ -241,16 +242,18 @@ public final class Runner: @unchecked Sendable {
                     entries.append(cache.entry(up.key))
                     stageType = up.type
                     loadingsKey = out.loadingsKey
+                    scoresKey = out.scoresKey
                 }
             }
-            inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey)
+            inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey, scoresKey: scoresKey)
         }
         let seed = UInt64(inst.parameters["seed"]?.intValue ?? Int64(plan.pipeline.seed))
         let quiet = options.quiet
         let sink = note
         let label = "\(plan.pipeline.file):\(inst.line): stage \(inst.display)"
         let context = StageContext(directory: dir, parameters: inst.parameters, inputs: inputs, seed: seed, threads: threads,
-                                   label: label, note: { msg in if !quiet { sink("\(inst.display): \(msg)") } })
+                                   toolVersion: options.toolVersion, label: label,
+                                   note: { msg in if !quiet { sink("\(inst.display): \(msg)") } })
         if measurePeak { ResourceUsage.resetPeak() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         do {

@@ -22,11 +22,14 @@ public struct OutputFile: Sendable {
     public var kinds: [ArtifactKind]
     /// For embeddings: where the loadings are, e.g. "varm/PCs" (enrich's default --key).
     public var loadingsKey: String?
+    /// For embeddings: where the cells' codes are, e.g. "obsm/X_pca" (metrics' default --key).
+    public var scoresKey: String?
 
-    public init(_ name: String, _ kinds: [ArtifactKind], loadingsKey: String? = nil) {
+    public init(_ name: String, _ kinds: [ArtifactKind], loadingsKey: String? = nil, scoresKey: String? = nil) {
         self.name = name
         self.kinds = kinds
         self.loadingsKey = loadingsKey
+        self.scoresKey = scoresKey
     }
 }
 
@@ -97,7 +100,34 @@ public struct ParameterSpec: Sendable {
     public init(_ name: String, _ type: ParameterType, default value: JSONValue? = nil) {
         self.name = name
         self.type = type
-        self.defaultValue = value
+        self.defaultValue = value.map { ParameterSpec.coerce($0, to: type) }
+    }
+
+    /// A default as the file's value would be read: an integer default of a Double parameter
+    /// becomes a Double, so giving the default explicitly keeps the key.
+    static func coerce(_ v: JSONValue, to type: ParameterType) -> JSONValue {
+        switch (type, v) {
+        case (.double, .int(let i)): return .double(Double(i))
+        case (.list(let element), .array(let a)): return .array(a.map { coerce($0, to: element) })
+        default: return v
+        }
+    }
+}
+
+/// The defaults of a library parameter struct under flag names (`batchSize` → `batch-size`),
+/// so an adapter takes them from the struct instead of repeating them.
+public enum ParameterDefaults {
+    public static func of<T: Encodable>(_ value: T) -> [String: JSONValue] {
+        guard let data = try? JSONEncoder().encode(value), let o = (try? JSONValue.parse(data))?.objectValue else { return [:] }
+        return Dictionary(uniqueKeysWithValues: o.map { (flagName($0.key), $0.value) })
+    }
+
+    static func flagName(_ camel: String) -> String {
+        var out = ""
+        for ch in camel {
+            if ch.isUppercase { out += "-" + ch.lowercased() } else { out.append(ch) }
+        }
+        return out
     }
 }
 
@@ -125,8 +155,9 @@ public struct ResolvedInput: Sendable {
     public var entries: [String] = []
     /// The upstream stage type, or nil for files given in the pipeline.
     public var stageType: String?
-    /// For embeddings from a known stage: its loadings key.
+    /// For embeddings from a known stage: its loadings and scores keys.
     public var loadingsKey: String?
+    public var scoresKey: String?
 
     public var path: String { paths[0] }
 }
@@ -138,6 +169,8 @@ public struct StageContext {
     public var inputs: [String: ResolvedInput]
     public var seed: UInt64
     public var threads: Int
+    /// `latent --version`, for files that record it (model.h5).
+    public var toolVersion: String = "unknown"
     /// Where errors should point: "PIPELINE.yaml:LINE stage NAME [instance]".
     public var label: String
     public var note: (String) -> Void

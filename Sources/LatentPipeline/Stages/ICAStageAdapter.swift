@@ -12,7 +12,7 @@ enum ICAStageAdapter: StageAdapter {
         ParameterSpec("tol", .double(min: 0, max: nil), default: .double(1e-4)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
-    static let outputs = [OutputFile("ica.h5ad", [.embedding, .dataset], loadingsKey: "varm/ICs")]
+    static let outputs = [OutputFile("ica.h5ad", [.embedding, .dataset], loadingsKey: "varm/ICs", scoresKey: "obsm/X_ica")]
 
     static func run(_ c: StageContext) throws {
         let input = try c.input("input").path

@@ -14,7 +14,7 @@ enum NMFStageAdapter: StageAdapter {
         ParameterSpec("tol", .double(min: 0, max: nil), default: .double(1e-4)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
-    static let outputs = [OutputFile("nmf.h5ad", [.embedding, .dataset], loadingsKey: "varm/NMF_loadings")]
+    static let outputs = [OutputFile("nmf.h5ad", [.embedding, .dataset], loadingsKey: "varm/NMF_loadings", scoresKey: "obsm/X_nmf")]
 
     static func run(_ c: StageContext) throws {
         let input = try c.input("input").path

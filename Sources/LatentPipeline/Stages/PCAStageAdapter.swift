@@ -14,7 +14,7 @@ enum PCAStageAdapter: StageAdapter {
         ParameterSpec("oversampling", .int(min: 0, max: nil), default: .int(10)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
-    static let outputs = [OutputFile("pca.h5ad", [.embedding, .dataset], loadingsKey: "varm/PCs")]
+    static let outputs = [OutputFile("pca.h5ad", [.embedding, .dataset], loadingsKey: "varm/PCs", scoresKey: "obsm/X_pca")]
 
     static func run(_ c: StageContext) throws {
         let input = try c.input("input").path
