@@ -90,6 +90,8 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         switch self {
         case .string(let t): return t
         case .array(let a): return a.map(\.label).joined(separator: "-")
+        // `beta: [1, 4]` on a Double parameter reads as beta=1, not beta=1.0.
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: return String(Int64(d))
         default: return canonical
         }
     }

@@ -90,6 +90,10 @@ public struct Plan: Sendable {
                 if adapter.usesSeed { params["seed"] = .int(Int64(pipeline.seed)) }
                 for (k, v) in stage.parameters { params[k] = v }
                 for b in c.bindings where b.origin == stage.name { params[b.parameter] = b.value }
+                if let problem = adapter.check(params) {
+                    let label = Plan.label(c.bindings)
+                    throw LatentError.badInput(pipeline.file, "\(stage.line)", "stage '\(stage.name)'\(label.isEmpty ? "" : " [\(label)]"): \(problem)")
+                }
                 var inst = Instance(index: instances.count, name: stage.name, type: stage.type, line: stage.line,
                                     bindings: c.bindings, label: Plan.label(c.bindings), parameters: params,
                                     inputs: c.inputs, key: "")

@@ -44,6 +44,7 @@ public final class Runner: @unchecked Sendable {
     private var started: Set<Int> = []
     private var finished: Set<Int> = []
     private var failed: Set<Int> = []
+    private var forced: Set<Int> = []
     private var builtKeys: Set<String> = []
     private var failure: Error?
 
@@ -60,6 +61,7 @@ public final class Runner: @unchecked Sendable {
             throw LatentError.badInput(plan.pipeline.file, nil, "--force \(f): no stage of that name", hint: "stages: \(known.sorted().joined(separator: ", "))")
         }
         let forced = plan.descendants(of: options.force)
+        self.forced = forced
         var out: [Row] = []
         var willRun = Set<Int>()
         for inst in plan.instances {
@@ -212,7 +214,7 @@ public final class Runner: @unchecked Sendable {
         state.lock()
         let builtHere = builtKeys.contains(inst.key)
         state.unlock()
-        let forced = row.reason.hasPrefix("forced")
+        let forced = self.forced.contains(inst.index)
         if cache.has(inst.key) && (!forced || builtHere) {
             var r = row
             r.status = .cached
@@ -220,7 +222,6 @@ public final class Runner: @unchecked Sendable {
             return r
         }
         if !options.quiet && Runtime.stderrIsTerminal { note("latent run: \(inst.display) (\(inst.type)): \(row.reason)") }
-        let dir = try cache.makeTemporary(inst.key)
         var inputs: [String: ResolvedInput] = [:]
         for slot in adapter.inputs {
             guard let list = inst.inputs[slot.name] else { continue }
@@ -248,6 +249,7 @@ public final class Runner: @unchecked Sendable {
             inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey, scoresKey: scoresKey)
         }
         let seed = UInt64(inst.parameters["seed"]?.intValue ?? Int64(plan.pipeline.seed))
+        let dir = try cache.makeTemporary(inst.key)
         let quiet = options.quiet
         let sink = note
         let label = "\(plan.pipeline.file):\(inst.line): stage \(inst.display)"

@@ -144,6 +144,9 @@ public protocol StageAdapter {
     static var outputs: [OutputFile] { get }
     /// Whether a random seed changes the output (then `seed` is a parameter and enters the key).
     static var usesSeed: Bool { get }
+    /// Problems no single parameter's type can express (min-size ≤ max-size), as a message;
+    /// checked for every instance before anything runs.
+    static func check(_ parameters: [String: JSONValue]) -> String?
     static func run(_ context: StageContext) throws
 }
 
@@ -220,6 +223,8 @@ public struct StageContext {
 }
 
 extension StageAdapter {
+    public static func check(_ parameters: [String: JSONValue]) -> String? { nil }
+
     static var allParameters: [ParameterSpec] {
         usesSeed ? parameters + [ParameterSpec("seed", .int(min: 0, max: nil))] : parameters
     }

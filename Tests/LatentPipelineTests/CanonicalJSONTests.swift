@@ -28,6 +28,14 @@ final class CanonicalJSONTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse(Data(s.canonical.utf8)), s)
     }
 
+    func testLabelsReadAsWritten() {
+        XCTAssertEqual(JSONValue.double(4).label, "4")
+        XCTAssertEqual(JSONValue.double(0.5).label, "0.5")
+        XCTAssertEqual(JSONValue.string("nb").label, "nb")
+        XCTAssertEqual(JSONValue.array([.int(128), .int(64)]).label, "128-64")
+        XCTAssertEqual(JSONValue.double(4).canonical, "4.0", "the key keeps the type")
+    }
+
     func testParseKeepsIntegersApartFromDoubles() throws {
         let v = try JSONValue.parse(Data(#"{"a": 1, "b": 1.0, "c": [true, null, "x", -3e2], "d": {}}"#.utf8))
         XCTAssertEqual(v, .object(["a": .int(1), "b": .double(1), "c": .array([.bool(true), .null, .string("x"), .double(-300)]), "d": .object([:])]))

@@ -117,6 +117,19 @@ final class PlanTests: XCTestCase {
         XCTAssertNil(b.instances[1].parameters["seed"])
     }
 
+    func testCrossParameterChecksRunBeforeAnything() {
+        XCTAssertThrowsError(try plan("""
+        stages:
+          simulate:
+            grid: {theta: [1, 0]}
+        """)) { e in
+            XCTAssertEqual((e as? LatentError)?.description, "/nonexistent/p.yaml:2: stage 'simulate' [theta=0]: theta must be positive")
+        }
+        XCTAssertThrowsError(try plan(sweep.replacingOccurrences(of: "gene-sets: simulate", with: "gene-sets: simulate\n    params: {min-size: 50, max-size: 20}"))) { e in
+            XCTAssertTrue("\(e)".contains("p.yaml:10: stage 'enrich' [seed=0,k=2]: min-size must not exceed max-size"), "\(e)")
+        }
+    }
+
     func testFileInputsAreKeyedByContentNotPath() throws {
         let dir = NSTemporaryDirectory() + "plan-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

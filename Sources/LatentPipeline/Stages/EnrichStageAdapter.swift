@@ -28,17 +28,20 @@ enum EnrichStageAdapter: StageAdapter {
     ]
     static let outputs = [OutputFile("enrich.tsv", [.table])]
 
+    static func check(_ p: [String: JSONValue]) -> String? {
+        (p["min-size"]?.intValue ?? 0) <= (p["max-size"]?.intValue ?? 0) ? nil : "min-size must not exceed max-size"
+    }
+
     static func run(_ c: StageContext) throws {
         let input = try c.input("input")
         guard let key = c.optionalString("key") ?? input.loadingsKey ?? (input.path.hasSuffix(".h5ad") ? nil : "") else {
-            throw LatentError.badInput(c.label, nil, "which loadings? give params: {key: varm/NAME}")
+            throw LatentError.badInput(nil, nil, "which loadings? give params: {key: varm/NAME}")
         }
         var p = EnrichParameters()
         p.method = try c.choice("method")
         p.permutations = c.int("permutations")
         p.minSize = c.int("min-size")
         p.maxSize = c.int("max-size")
-        guard p.minSize <= p.maxSize else { throw LatentError.badInput(c.label, nil, "need min-size ≤ max-size") }
         p.top = c.optionalInt("top")
         p.oraTop = c.optionalInt("ora-top")
         p.ignoreCase = c.bool("ignore-case")

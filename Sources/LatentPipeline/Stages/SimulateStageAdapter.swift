@@ -20,12 +20,15 @@ enum SimulateStageAdapter: StageAdapter {
     static let inputs = [InputSlot("gene-sets", accepts: .geneSets, required: false, allowsShippedGeneSets: true)]
     static let outputs = [OutputFile("sim.h5ad", [.dataset]), OutputFile("sim.programs.gmt", [.geneSets])]
 
+    static func check(_ p: [String: JSONValue]) -> String? {
+        (p["theta"]?.doubleValue ?? 0) > 0 ? nil : "theta must be positive"
+    }
+
     static func run(_ c: StageContext) throws {
         var p = Simulate.Parameters()
         p.cells = c.int("cells"); p.genes = c.int("genes"); p.programs = c.int("programs")
         p.programSize = c.int("program-size"); p.effect = c.double("effect"); p.theta = c.double("theta")
         p.factorKind = try c.choice("factors")
-        guard p.theta > 0 else { throw LatentError.badInput(c.label, nil, "theta must be positive") }
         var sets: [(name: String, genes: [String])]? = nil
         if let g = c.inputs["gene-sets"] { sets = try GMT.read(g.path).map { ($0.name, $0.genes) } }
         var rng = SeededRNG(seed: c.seed)
