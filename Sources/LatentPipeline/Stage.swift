@@ -122,6 +122,22 @@ public enum ParameterDefaults {
         return Dictionary(uniqueKeysWithValues: o.map { (flagName($0.key), $0.value) })
     }
 
+    /// The inverse: flag-named values (`seed` and unset ones left out) into the struct, for
+    /// `check` and `run` of stages whose library takes a `Codable` parameter struct.
+    public static func decode<T: Decodable>(_ type: T.Type, from parameters: [String: JSONValue], renaming: [String: String] = [:]) throws -> T {
+        var o: [String: JSONValue] = [:]
+        for (k, v) in parameters where k != "seed" && v != .null {
+            o[renaming[k] ?? camelCase(k)] = v
+        }
+        return try JSONDecoder().decode(T.self, from: Data(JSONValue.object(o).canonical.utf8))
+    }
+
+    static func camelCase(_ s: String) -> String {
+        let parts = s.split(whereSeparator: { $0 == "-" || $0 == "_" })
+        guard let first = parts.first else { return s }
+        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
     static func flagName(_ camel: String) -> String {
         var out = ""
         for ch in camel {
@@ -204,21 +220,11 @@ public struct StageContext {
     /// camel-case forms of the flag names (`max-iter` → `maxIter`), for stages whose library
     /// entry point takes one.
     public func decode<T: Decodable>(_ type: T.Type, renaming: [String: String] = [:]) throws -> T {
-        var o: [String: JSONValue] = [:]
-        for (k, v) in parameters where k != "seed" && v != .null {
-            o[renaming[k] ?? StageContext.camelCase(k)] = v
-        }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(JSONValue.object(o).canonical.utf8))
+            return try ParameterDefaults.decode(T.self, from: parameters, renaming: renaming)
         } catch {
             throw LatentError.internalFailure("\(label): parameters do not fit \(T.self): \(error)")
         }
-    }
-
-    static func camelCase(_ s: String) -> String {
-        let parts = s.split(whereSeparator: { $0 == "-" || $0 == "_" })
-        guard let first = parts.first else { return s }
-        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 }
 
