@@ -13,6 +13,10 @@ public final class FileHasher: @unchecked Sendable {
     public init(memoDirectory: String?) { self.memoDirectory = memoDirectory }
 
     public func hash(_ path: String, file: String, line: Int) throws -> String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            return try hashDirectory(path, file: file, line: line)
+        }
         lock.lock()
         if let h = memo[path] { lock.unlock(); return h }
         lock.unlock()
@@ -41,6 +45,22 @@ public final class FileHasher: @unchecked Sendable {
         }
         remember(path, h)
         return h
+    }
+
+    /// A directory input (a 10x MatrixMarket folder): the hash of its files' relative paths and
+    /// content hashes, hidden files left out.
+    func hashDirectory(_ path: String, file: String, line: Int) throws -> String {
+        guard let walker = FileManager.default.enumerator(atPath: path) else {
+            throw LatentError.badInput(file, "\(line)", "missing input: cannot read the directory \(path)")
+        }
+        var files: [String: JSONValue] = [:]
+        for case let rel as String in walker {
+            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path + "/" + rel, isDirectory: &isDir), !isDir.boolValue else { continue }
+            files[rel] = .string(try hash(path + "/" + rel, file: file, line: line))
+        }
+        return SHA256.hex(Array(JSONValue.object(files).canonical.utf8))
     }
 
     private func remember(_ path: String, _ h: String) {

@@ -143,6 +143,19 @@ final class PlanTests: XCTestCase {
         }
         XCTAssertEqual(try key("a.tsv"), try key("b.tsv"))
         XCTAssertNotEqual(try key("a.tsv"), try key("c.tsv"))
+        // A directory (a 10x folder) is keyed by its files' names and contents.
+        for d in ["tenx1", "tenx2"] {
+            try FileManager.default.createDirectory(atPath: dir + "/\(d)/sub", withIntermediateDirectories: true)
+            try Data("m\n".utf8).write(to: URL(fileURLWithPath: dir + "/\(d)/matrix.mtx"))
+            try Data("g\n".utf8).write(to: URL(fileURLWithPath: dir + "/\(d)/sub/genes.tsv"))
+        }
+        try Data("hidden\n".utf8).write(to: URL(fileURLWithPath: dir + "/tenx2/.DS_Store"))
+        XCTAssertEqual(try key("tenx1"), try key("tenx2"))
+        try Data("G\n".utf8).write(to: URL(fileURLWithPath: dir + "/tenx2/sub/genes.tsv"))
+        XCTAssertNotEqual(try key("tenx1"), try key("tenx2"))
+        try FileManager.default.moveItem(atPath: dir + "/tenx2/sub/genes.tsv", toPath: dir + "/tenx2/sub/features.tsv")
+        try Data("g\n".utf8).write(to: URL(fileURLWithPath: dir + "/tenx2/sub/features.tsv"))
+        XCTAssertNotEqual(try key("tenx1"), try key("tenx2"), "a renamed file is a different input")
         // The memo must notice a rewritten file.
         try FileManager.default.createDirectory(atPath: dir + "/memo", withIntermediateDirectories: true)
         let before = try key("a.tsv", memo: dir + "/memo")
