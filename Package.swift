@@ -15,9 +15,12 @@ let package = Package(
         .library(name: "LatentPreprocess", targets: ["LatentPreprocess"]),
         .library(name: "LatentModels", targets: ["LatentModels"]),
         .library(name: "LatentEnrich", targets: ["LatentEnrich"]),
+        .library(name: "LatentPipeline", targets: ["LatentPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML pipeline files, read through the Node API so every error can name FILE:LINE.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
@@ -37,8 +40,12 @@ let package = Package(
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
-        .executableTarget(name: "latent", dependencies: [
+        .target(name: "LatentPipeline", dependencies: [
             "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "latent", dependencies: [
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich", "LatentPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"], exclude: ["Fixtures"]),
@@ -46,6 +53,7 @@ let package = Package(
         .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentPipelineTests", dependencies: ["LatentPipeline", "LatentCore"], exclude: ["Fixtures"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.

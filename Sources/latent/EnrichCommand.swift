@@ -77,24 +77,6 @@ struct EnrichCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        var loadings: Loadings
-        if input.hasSuffix(".h5ad") {
-            guard let key else { throw LatentError.badInput(input, nil, "which loadings? give --key varm/NAME (e.g. varm/PCs)") }
-            loadings = try Loadings.read(h5ad: input, key: key, geneColumn: geneNames)
-        } else {
-            loadings = try Loadings.read(table: input)
-        }
-        if geneNames == nil && GeneIDMap.looksLikeEnsembl(loadings.genes) {
-            guard let mapPath = idMap ?? Resources.geneSetsDirectory().map({ $0 + "/gene_id_map_human.tsv.gz" }) else {
-                throw LatentError.badInput(input, nil, "gene names are Ensembl IDs and no ID map was found", hint: "pass --id-map or --gene-names")
-            }
-            let map = try GeneIDMap.read(mapPath)
-            let symbols = map.symbols(for: loadings.genes)
-            global.note("\(input): Ensembl IDs mapped to symbols for \(symbols.filter { !$0.isEmpty }.count) of \(symbols.count) genes")
-            loadings.genes = symbols
-        }
-        var sets: [GeneSet] = []
-        for g in geneSets { sets += try GMT.read(Resources.geneSetPath(g)) }
         var p = EnrichParameters()
         p.method = method
         p.permutations = permutations
@@ -104,8 +86,9 @@ struct EnrichCommand: ParsableCommand {
         p.multilevel = !noMultilevel
         p.oraTop = oraTop
         p.top = top
-        let out = try EnrichStage.run(loadings, sets: sets, p, seed: run.seed, threads: run.threads)
-        out.notes.forEach { global.note("\(input): \($0)") }
+        let source = EnrichStage.Source(input: input, key: key, geneNames: geneNames, idMap: idMap, geneSets: geneSets)
+        let out = try EnrichStage.run(source, p, seed: run.seed, threads: run.threads)
+        out.notes.forEach(global.note)
         let text = EnrichStage.tsv(out.rows, method: method)
         try AtomicOutput.write(Data(text.utf8), to: output)
         if let json {

@@ -33,21 +33,17 @@ struct ICACommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        var rng = run.rng()
         let clock = Stopwatch()
-        var ds = try readModelInput(input, global)
+        let ds = try readModelInput(input, global)
         let tRead = clock.lap()
-        let r = try ICA.fit(ds.X, k: k, maxIterations: maxIter, tolerance: tol, rng: &rng, threads: run.threads, file: input)
+        var p = ICAParameters()
+        p.k = k; p.maxIter = maxIter; p.tol = tol
+        let stage = try ICAStage.run(ds, p, seed: run.seed, threads: run.threads, file: input)
         let tFit = clock.lap()
-        if !r.converged { global.note("\(input): FastICA did not converge in \(maxIter) iterations (raise --max-iter)") }
-        ds.storeFactors(scores: r.sources, loadings: r.loadings, keys: .ica, info: OrderedDict([
-            ("n_iter", .int(Int64(r.iterations))), ("converged", .bool(r.converged)),
-            ("params", .dict(OrderedDict([("fun", .string("logcosh")), ("algorithm", .string("parallel")),
-                                          ("whiten", .string("unit-variance")), ("tol", .double(tol))]))),
-        ]))
-        try out.write(ds, threads: run.threads)
+        stage.notes.forEach(global.note)
+        try out.write(stage.dataset, threads: run.threads)
         if out.timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
-        global.note("\(out.output): \(k) independent components in \(r.iterations) iterations")
+        global.note("\(out.output): \(k) independent components in \(stage.result.iterations) iterations")
         print(out.output)
     }
 }

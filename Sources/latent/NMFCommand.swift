@@ -37,21 +37,16 @@ struct NMFCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        var rng = run.rng()
         let clock = Stopwatch()
-        var ds = try readModelInput(input, global)
+        let ds = try readModelInput(input, global)
         let tRead = clock.lap()
-        let r = try NMF.fit(ds.X, k: k, solver: solver, initialization: `init`, maxIterations: maxIter, tolerance: tol,
-                            rng: &rng, threads: run.threads, file: input)
+        var p = NMFParameters()
+        p.k = k; p.solver = solver; p.initialization = `init`; p.maxIter = maxIter; p.tol = tol
+        let stage = try NMFStage.run(ds, p, seed: run.seed, threads: run.threads, file: input)
+        let r = stage.result
         let tFit = clock.lap()
-        if !r.converged { global.note("\(input): NMF did not converge in \(maxIter) iterations (raise --max-iter)") }
-        ds.storeFactors(scores: r.scores, loadings: r.loadings, keys: .nmf, info: OrderedDict([
-            ("reconstruction_err", .double(r.reconstructionError)),
-            ("n_iter", .int(Int64(r.iterations))), ("converged", .bool(r.converged)),
-            ("params", .dict(OrderedDict([("solver", .string(solver.rawValue)), ("init", .string(`init`.rawValue)),
-                                          ("beta_loss", .string("frobenius")), ("tol", .double(tol))]))),
-        ]))
-        try out.write(ds, threads: run.threads)
+        stage.notes.forEach(global.note)
+        try out.write(stage.dataset, threads: run.threads)
         if out.timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
         global.note("\(out.output): \(k) factors, reconstruction error \(r.reconstructionError) after \(r.iterations) iterations")
         print(out.output)

@@ -54,20 +54,22 @@ struct PCACommand: ParsableCommand {
         if oversampling < 0 { throw ValidationError("--oversampling must be 0 or more") }
     }
 
+    var parameters: PCAParameters {
+        var p = PCAParameters()
+        p.k = k; p.solver = solver; p.center = !noCenter; p.tol = tol; p.oversampling = oversampling
+        return p
+    }
+
     func run() throws {
         let run = global.run
-        var rng = run.rng()
         let clock = Stopwatch()
-        var ds = try readModelInput(input, global)
+        let ds = try readModelInput(input, global)
         let tRead = clock.lap()
-        let result = try PCA.fit(ds.X, k: k, solver: solver, center: !noCenter, options: PCA.Options(oversampling: oversampling, tolerance: tol),
-                                 rng: &rng, threads: run.threads, file: input)
+        let stage = try PCAStage.run(ds, parameters, seed: run.seed, threads: run.threads, file: input)
+        let result = stage.result
         let tFit = clock.lap()
-        if !result.converged {
-            global.note("\(input): the randomized solver stopped at its block limit with relative residual \(result.residual) above --tol \(tol); the smallest components are approximate (try --solver exact)")
-        }
-        result.store(into: &ds)
-        try out.write(ds, threads: run.threads)
+        stage.notes.forEach(global.note)
+        try out.write(stage.dataset, threads: run.threads)
         if out.timing { printError("timing: read_s=\(tRead) fit_s=\(tFit) write_s=\(clock.lap())") }
         let top = result.varianceRatio.prefix(5).map { String(format: "%.1f%%", 100 * $0) }.joined(separator: ", ")
         global.note("\(out.output): \(k) components (\(result.method)); variance ratio \(top)\(k > 5 ? ", …" : "")")

@@ -1,0 +1,51 @@
+import LatentCore
+import LatentIO
+
+extension EnrichStage {
+    /// Where the loadings and gene names come from, as `latent enrich`'s flags give them.
+    public struct Source: Sendable {
+        public var input: String
+        public var key: String?
+        public var geneNames: String?
+        public var idMap: String?
+        public var geneSets: [String]
+
+        public init(input: String, key: String?, geneNames: String?, idMap: String?, geneSets: [String]) {
+            self.input = input
+            self.key = key
+            self.geneNames = geneNames
+            self.idMap = idMap
+            self.geneSets = geneSets
+        }
+    }
+
+    /// Reads the loadings (h5ad varm key or TSV), maps Ensembl IDs to symbols unless gene names
+    /// are given, reads the GMTs and runs the test: `latent enrich` and the pipeline's enrich
+    /// stage both call this, so they write the same table.
+    public static func run(_ source: Source, _ p: EnrichParameters, seed: UInt64, threads: Int) throws -> Output {
+        var loadings: Loadings
+        var notes: [String] = []
+        if source.input.hasSuffix(".h5ad") {
+            guard let key = source.key else {
+                throw LatentError.badInput(source.input, nil, "which loadings? give --key varm/NAME (e.g. varm/PCs)")
+            }
+            loadings = try Loadings.read(h5ad: source.input, key: key, geneColumn: source.geneNames)
+        } else {
+            loadings = try Loadings.read(table: source.input)
+        }
+        if source.geneNames == nil && GeneIDMap.looksLikeEnsembl(loadings.genes) {
+            guard let mapPath = source.idMap ?? Resources.geneSetsDirectory().map({ $0 + "/gene_id_map_human.tsv.gz" }) else {
+                throw LatentError.badInput(source.input, nil, "gene names are Ensembl IDs and no ID map was found", hint: "pass --id-map or --gene-names")
+            }
+            let map = try GeneIDMap.read(mapPath)
+            let symbols = map.symbols(for: loadings.genes)
+            notes.append("\(source.input): Ensembl IDs mapped to symbols for \(symbols.filter { !$0.isEmpty }.count) of \(symbols.count) genes")
+            loadings.genes = symbols
+        }
+        var sets: [GeneSet] = []
+        for g in source.geneSets { sets += try GMT.read(Resources.geneSetPath(g)) }
+        var out = try run(loadings, sets: sets, p, seed: seed, threads: threads)
+        out.notes = notes + out.notes.map { "\(source.input): \($0)" }
+        return out
+    }
+}

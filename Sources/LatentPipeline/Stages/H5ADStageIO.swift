@@ -1,0 +1,17 @@
+import LatentCore
+import LatentIO
+
+/// Reading and writing h5ad the way the subcommands do (gzip level 4, the default of every
+/// `-o`), so a pipeline entry holds the same bytes as the command's output.
+enum StageIO {
+    static func read(_ path: String, _ context: StageContext) throws -> Dataset {
+        var warnings: [String] = []
+        let ds = try H5AD.read(path, warnings: &warnings)
+        warnings.forEach(context.note)
+        return ds
+    }
+
+    static func write(_ ds: Dataset, _ name: String, _ context: StageContext) throws {
+        try H5AD.write(ds, to: context.output(name), compression: Compression(level: 4, threads: context.threads))
+    }
+}
