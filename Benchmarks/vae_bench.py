@@ -202,8 +202,9 @@ def main():
     suffix = "_small" if a.small else ""
     md = ["# vae: latent vs PyTorch (CPU)", "", f"Machine: {machine()}", "", "| " + " | ".join(header) + " |",
           "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""] + [f"- {x}" for x in notes]
-    (RESULTS / f"vae{suffix}.md").write_text("\n".join(md) + "\n")
-    (RESULTS / f"vae{suffix}.tsv").write_text("\t".join(header) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
+    out_dir = DATA if a.small else RESULTS
+    (out_dir / f"vae{suffix}.md").write_text("\n".join(md) + "\n")
+    (out_dir / f"vae{suffix}.tsv").write_text("\t".join(header) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
     print("\n".join(md))
 
 
