@@ -2,11 +2,12 @@
 # make bench: latent beside the tools users would otherwise run (anndata, pandas, scanpy,
 # scikit-learn, GSEApy) on the same seeded data. Results: Benchmarks/results/<name>.md and .tsv.
 #
-#   bash Benchmarks/run.sh                 # every benchmark: io, normalize, pca, enrich
+#   bash Benchmarks/run.sh                 # every benchmark: io, normalize, pca, enrich, vae
 #   bash Benchmarks/run.sh io              # one or more by name
 #   bash Benchmarks/run.sh --small io      # quick check on small data (io: results under Benchmarks/data/)
 #
-# io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py; normalize and enrich are Benchmarks/bench.py.
+# io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
+# .venv-torch, installed from PyPI when missing); normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,12 +17,12 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich) which+=("$a") ;;
+    io|normalize|pca|enrich|vae) which+=("$a") ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, --small)" >&2; exit 2 ;;
   esac
 done
-[ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich)
+[ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae)
 
 # OpenBLAS 0.3.21 does not know Zen 5; SkylakeX kernels run on every AVX-512 machine (see Makefile).
 if grep -q avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}; fi
@@ -36,6 +37,7 @@ for w in "${which[@]}"; do
   case "$w" in
     normalize) mods="scanpy skmisc"; pkgs="scanpy scikit-misc" ;;
     pca)       mods="scanpy sklearn"; pkgs="scanpy scikit-learn" ;;
+    vae)       mods="anndata"; pkgs="anndata" ;;
     enrich)    mods="gseapy"; pkgs="gseapy" ;;
     *) continue ;;
   esac
@@ -62,6 +64,8 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/io_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = pca ]; then
     "$PY" Benchmarks/pca_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = vae ]; then
+    "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else
     rest+=("$w")
   fi
