@@ -29,8 +29,8 @@ struct LayerSizes: ExpressibleByArgument {
 struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
-        abstract: "β-VAE and its disentangling variants; `latent vae encode` embeds new data with a trained model.",
-        subcommands: [VAETrainCommand.self, VAEEncodeCommand.self],
+        abstract: "β-VAE and its disentangling variants; `latent vae encode` / `decode` apply a trained model.",
+        subcommands: [VAETrainCommand.self, VAEEncodeCommand.self, VAEDecodeCommand.self],
         defaultSubcommand: VAETrainCommand.self
     )
 }
@@ -145,6 +145,33 @@ struct VAEEncodeCommand: ParsableCommand {
         let run = global.run
         try VAEApply.encode(model: model, data: data, output: output, options: run)
         global.note("\(output): encoded with \(model)")
+        print(output)
+    }
+}
+
+struct VAEDecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode latent codes (obsm) with a trained model: X = decoded mean expression, var = the model's genes.",
+        discussion: """
+        Example:
+          latent vae decode vae/model.h5 vae/embedding.h5ad --key obsm/X_vae -o reconstructed.h5ad
+        """
+    )
+    @Argument(help: "model.h5 written by `latent vae`.") var model: String
+    @Argument(help: ".h5ad holding the codes (e.g. from `latent vae` or `latent vae encode`).") var data: String
+    @Option(help: "Where the codes are: obsm/NAME.") var key: String = "obsm/X_vae"
+    @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
+    }
+
+    func run() throws {
+        let run = global.run
+        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run)
+        global.note("\(output): decoded \(key) with \(model)")
         print(output)
     }
 }

@@ -43,6 +43,37 @@ public enum VAEApply {
         try H5AD.write(ds, to: output, compression: Compression(level: 4, threads: options.threads))
     }
 
+    /// Decodes the latent codes in `data`'s `key` (cells × K, e.g. obsm/X_vae from `encode`):
+    /// the output has the data's cells, the model's genes and X = the decoded mean expression
+    /// (Gaussian mean, Bernoulli probability, or NB mean at the median training library).
+    public static func decode(model: String, data: String, key: String, output: String, options: RunOptions) throws {
+        let m = try VAEModelFile.read(model)
+        var warnings: [String] = []
+        let ds = try H5AD.read(data, warnings: &warnings)
+        let name = key.hasPrefix("obsm/") ? String(key.dropFirst(5)) : key
+        guard let codes = ds.obsm[name] else {
+            throw LatentError.badInput(data, "obsm/\(name)", "missing", hint: "pass --key obsm/NAME with the latent codes (e.g. obsm/X_vae)")
+        }
+        guard codes.cols == m.parameters.latent else {
+            throw LatentError.badInput(data, "obsm/\(name)", "has \(codes.cols) columns, the model has \(m.parameters.latent) latents")
+        }
+        let z: Matrix
+        switch codes {
+        case .dense(let d): z = d
+        case .sparse(let s): z = s.densified()
+        }
+        if let bad = z.values.firstIndex(where: { !$0.isFinite }) {
+            throw LatentError.badInput(data, "obsm/\(name)[\(bad / z.cols), \(bad % z.cols)]", "non-finite latent value")
+        }
+        Runtime.configureBLAS(threads: options.threads)
+        let x = m.network.decode(z, scaleFactor: m.scaleFactor)
+        var out = Dataset(X: .dense(x), obs: ds.obs, var: DataFrame(index: m.genes, indexName: ds.var.indexName))
+        out.obsm[name] = codes
+        out.uns["vae"] = .dict(OrderedDict([("decoded_from", .string("obsm/\(name)")), ("model", .string(model)),
+                                            ("likelihood", .string(m.parameters.likelihood.rawValue))]))
+        try H5AD.write(out, to: output, compression: Compression(level: 4, threads: options.threads))
+    }
+
     /// Decodes latent `j` swept over `steps` values from −range to +range standard deviations of
     /// the cells' posterior means, the other latents at their means: a genes × steps TSV whose
     /// header gives each step's value in standard deviations.

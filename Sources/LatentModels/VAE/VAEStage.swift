@@ -110,7 +110,9 @@ public enum VAEStage {
         try writeDirectory(outputDirectory) { dir in
             try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
             try model.write(to: dir + "/" + files.model, toolVersion: toolVersion)
-            try H5AD.write(ds, to: dir + "/" + files.embedding, compression: Compression(level: 4, threads: options.threads))
+            // The embedding is mostly a copy of the input: the fastest gzip level keeps writing it
+            // cheaper than training.
+            try H5AD.write(ds, to: dir + "/" + files.embedding, compression: Compression(level: 1, threads: options.threads))
         }
         return Summary(outputDirectory: outputDirectory, epochsRun: outcome.history.count, bestEpoch: outcome.bestEpoch,
                        stoppedEarly: outcome.stoppedEarly, activeLatents: active, finalLoss: last.train.loss,
