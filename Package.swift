@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "LatentPreprocess", targets: ["LatentPreprocess"]),
         .library(name: "LatentModels", targets: ["LatentModels"]),
         .library(name: "LatentEnrich", targets: ["LatentEnrich"]),
+        .library(name: "LatentReport", targets: ["LatentReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,8 +38,9 @@ let package = Package(
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "CBLAS"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
+        .target(name: "LatentReport", dependencies: ["LatentCore", "LatentIO", "LatentModels"], swiftSettings: fast),
         .executableTarget(name: "latent", dependencies: [
-            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich", "LatentReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"], exclude: ["Fixtures"]),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentReportTests", dependencies: ["LatentReport", "LatentModels", "LatentCore", "LatentIO"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.
