@@ -125,10 +125,10 @@ public enum Metrics {
 
     // MARK: shared helpers
 
-    static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+    public static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
 
     /// Population variance (ddof = 0) unless `ddof` says otherwise; two-pass for accuracy.
-    static func variance(_ x: [Double], ddof: Int = 0) -> Double {
+    public static func variance(_ x: [Double], ddof: Int = 0) -> Double {
         guard x.count > ddof else { return .nan }
         let m = mean(x)
         var s = 0.0
