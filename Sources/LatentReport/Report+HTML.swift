@@ -147,7 +147,7 @@ extension Report {
         }
         if !v.sets.isEmpty {
             let dots = v.sets.map { e in
-                SVG.Dot(label: String(e.geneSet.prefix(42)) + (e.direction == "down" ? " ↓" : e.direction == "up" ? " ↑" : ""),
+                SVG.Dot(label: (e.geneSet.count > 48 ? e.geneSet.prefix(46) + "…" : e.geneSet) + (e.direction == "down" ? " ↓" : e.direction == "up" ? " ↑" : ""),
                         x: e.nes, size: Double(e.size), color: e.padj > 0 ? -log10(e.padj) : 10,
                         note: "\(e.geneSet) (\(e.direction)): NES \(SVG.label(e.nes)), FDR \(SVG.label(e.padj)), \(e.size) genes")
             }

@@ -113,11 +113,33 @@ public struct Report: Sendable {
                 runs = try fromDirectories(dirs, root: path, notes: &notes)
             }
         }
+        runs.sort { naturalLess($0.id, $1.id) }
         if runs.isEmpty {
             throw LatentError.badInput(path, nil, "found no model output (an .h5ad with obsm X_pca, X_ica, X_nmf or X_vae)",
                                        hint: "run latent pca/ica/nmf/vae first, or point at the directory holding their outputs")
         }
         return Report(source: path, runs: runs, notes: notes, options: options)
+    }
+
+    /// "b2" before "b16": runs of a sweep in the order of their numbers.
+    static func naturalLess(_ a: String, _ b: String) -> Bool {
+        func parts(_ s: String) -> [(String, Double?)] {
+            var out: [(String, Double?)] = []
+            var cur = "", digits = false
+            for c in s {
+                let d = c.isNumber || (c == "." && digits)
+                if !cur.isEmpty && d != digits { out.append((cur, digits ? Double(cur) : nil)); cur = "" }
+                digits = d
+                cur.append(c)
+            }
+            if !cur.isEmpty { out.append((cur, digits ? Double(cur) : nil)) }
+            return out
+        }
+        let (x, y) = (parts(a), parts(b))
+        for (p, q) in zip(x, y) {
+            if let u = p.1, let v = q.1 { if u != v { return u < v } } else if p.0 != q.0 { return p.0 < q.0 }
+        }
+        return x.count != y.count ? x.count < y.count : a < b
     }
 
     /// Every directory under `root` (itself included), each once by its resolved path, sorted.
@@ -147,12 +169,14 @@ public struct Report: Sendable {
 
     static func fromDirectories(_ dirs: [String], root: String, notes: inout [String]) throws -> [Run] {
         var runs: [Run] = []
-        let rootURL = URL(fileURLWithPath: root).standardizedFileURL.path
+        let rootPath = URL(fileURLWithPath: root).standardizedFileURL.path
         for dir in dirs {
             let names = files(in: dir)
             var here: [Run] = []
             for n in names where n.hasSuffix(".h5ad") {
-                let rel = String((dir + "/" + n).dropFirst(rootURL.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                // the id is the file's path below the root, without .h5ad (and without /embedding for a VAE)
+                let full = URL(fileURLWithPath: dir + "/" + n).standardizedFileURL.path
+                let rel = String(full.hasPrefix(rootPath) ? full.dropFirst(rootPath.count) : Substring(n)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
                 var id = String(rel.dropLast(5))
                 if n == "embedding.h5ad" { id = String(id.dropLast("embedding".count)).trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
                 if id.isEmpty { id = URL(fileURLWithPath: dir).lastPathComponent }

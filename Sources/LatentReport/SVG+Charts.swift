@@ -158,7 +158,8 @@ public enum SVG {
                 }
             }
         }
-        s += legend(series.map(\.name), x: fr.left, y: 14)
+        s += "<text x=\"\(f(fr.left))\" y=\"14\" class=\"label\" font-weight=\"600\">\(escape(title))</text>"
+        s += legend(series.map(\.name), x: fr.left + 14 + 6.6 * Double(title.count), y: 14)
         return s + "</svg>"
     }
 
@@ -202,10 +203,10 @@ public enum SVG {
 
     /// Enrichment dot plot: one row per gene set, x = NES, dot area ∝ set size, colour = −log10 FDR
     /// (darker = more significant, capped at `colorMax`).
-    public static func dotPlot(_ dots: [Dot], title: String, xLabel: String, colorMax: Double = 10, width: Double = 520) -> String {
+    public static func dotPlot(_ dots: [Dot], title: String, xLabel: String, colorMax: Double = 10, width: Double = 600) -> String {
         guard !dots.isEmpty else { return "" }
         let rowH = 17.0
-        let labelW = min(250, 16 + 6.0 * Double(dots.map { $0.label.count }.max() ?? 4))
+        let labelW = min(330, 16 + 5.9 * Double(dots.map { $0.label.count }.max() ?? 4))
         let height = 34 + rowH * Double(dots.count) + 30
         let xs = dots.map(\.x).filter(\.isFinite)
         let m = max(xs.map(abs).max() ?? 1, 1)
