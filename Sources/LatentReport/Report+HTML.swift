@@ -67,17 +67,17 @@ extension Report {
         s += "<p>Reconstruction at the last epoch against β, one line per objective (mean over seeds; dots are single runs in the table below). A larger β buys independence of the latents with reconstruction quality; the knee of these curves is usually the useful range.</p>"
         let objectives = Array(Set(vae.map { $0.vae?.objective ?? "?" })).sorted()
         func series(_ value: (Run) -> Double?, _ suffix: String, dashed: Bool = false) -> [SVG.Series] {
-            objectives.compactMap { o in
+            objectives.enumerated().compactMap { oi, o in
                 let rs = vae.filter { ($0.vae?.objective ?? "?") == o }
                 var byBeta: [Double: [Double]] = [:]
                 for r in rs { if let b = r.vae?.beta, let v = value(r), v.isFinite { byBeta[b, default: []].append(v) } }
                 guard !byBeta.isEmpty else { return nil }
-                return SVG.Series(name: o + suffix, points: byBeta.keys.sorted().map { (x: $0, y: Metrics.mean(byBeta[$0]!)) }, dashed: dashed)
+                return SVG.Series(name: o + suffix, points: byBeta.keys.sorted().map { (x: $0, y: Metrics.mean(byBeta[$0]!)) }, dashed: dashed, color: oi)
             }
         }
         let logX = vae.allSatisfy { ($0.vae?.beta ?? 0) > 0 }
-        var charts = SVG.lineChart(series({ $0.history?.last("train_recon") }, " train") + series({ $0.history?.last("val_recon") }, " validation", dashed: true),
-                                   title: "Reconstruction vs β", xLabel: "β", yLabel: "reconstruction loss (last epoch)", markers: true, logX: logX)
+        var charts = SVG.lineChart(series({ $0.history?.last("train_recon") }, "") + series({ $0.history?.last("val_recon") }, " validation", dashed: true),
+                                   title: "Reconstruction vs β (dashed: validation)", xLabel: "β", yLabel: "reconstruction loss (last epoch)", markers: true, logX: logX)
         charts += SVG.lineChart(series({ Double($0.activeLatents.count) }, ""), title: "Active latents vs β", xLabel: "β", yLabel: "active latents", markers: true, logX: logX)
         let migSeries = series({ $0.metric("mig") }, "")
         if !migSeries.isEmpty { charts += SVG.lineChart(migSeries, title: "MIG vs β", xLabel: "β", yLabel: "MIG", markers: true, logX: logX) }
@@ -103,7 +103,7 @@ extension Report {
                 }
             }
             charts += SVG.lineChart(line([("train_loss", false), ("val_loss", true)]), title: "Loss", xLabel: "epoch", yLabel: "loss")
-            charts += SVG.lineChart(line([("train_recon", false), ("val_recon", true)]), title: "Reconstruction", xLabel: "epoch", yLabel: "reconstruction")
+            charts += SVG.lineChart(line([("train_recon", false), ("val_recon", true)]), title: "Reconstruction", xLabel: "epoch", yLabel: "reconstruction loss")
             charts += SVG.lineChart(line([("train_kl", false), ("val_kl", true), ("train_tc", false)]), title: "KL and total correlation", xLabel: "epoch", yLabel: "nats")
             let klCols = h.columns.filter { $0.hasPrefix("kl_z") }
             if !klCols.isEmpty {

@@ -120,10 +120,13 @@ public enum SVG {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var dashed: Bool
-        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+        /// palette index; by default the series' position
+        public var color: Int?
+        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false, color: Int? = nil) {
             self.name = name
             self.points = points
             self.dashed = dashed
+            self.color = color
         }
     }
 
@@ -143,7 +146,7 @@ public enum SVG {
         let xticks: [Double]? = logX ? Array(Set(pts.map { $0.x })).sorted().map(tx) : nil
         s += axes(fr, xLabel: xLabel, yLabel: yLabel, xTicks: xticks, xTickText: logX ? { label(pow(2, $0)) } : { label($0) })
         for (i, se) in series.enumerated() {
-            let c = palette[i % palette.count]
+            let c = palette[(se.color ?? i) % palette.count]
             var d = ""
             var pen = false
             for p in se.points {
@@ -159,7 +162,12 @@ public enum SVG {
             }
         }
         s += "<text x=\"\(f(fr.left))\" y=\"14\" class=\"label\" font-weight=\"600\">\(escape(title))</text>"
-        s += legend(series.map(\.name), x: fr.left + 14 + 6.6 * Double(title.count), y: 14)
+        // one legend entry per colour (a dashed twin shares its solid series' colour)
+        var seen = Set<Int>(), names: [String] = [], colors: [String] = []
+        for (i, se) in series.enumerated() where seen.insert(se.color ?? i).inserted {
+            names.append(se.name); colors.append(palette[(se.color ?? i) % palette.count])
+        }
+        s += legend(names, x: fr.left + 14 + 6.6 * Double(title.count), y: 14, colors: colors)
         return s + "</svg>"
     }
 
