@@ -92,27 +92,39 @@ public struct Report: Sendable {
     /// Reads a run directory (walked recursively, symlinks followed), a pipeline cache (directories
     /// holding manifest.json), or one .h5ad.
     public static func discover(_ path: String, options: Options = .init()) throws -> Report {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw LatentError.badInput(path, nil, "no such file or directory")
-        }
+        try discover([path], options: options)
+    }
+
+    /// The same over several inputs (a pipeline's report stage passes the entry directories it
+    /// gathered; entries they name as inputs are found beside them in the cache).
+    public static func discover(_ paths: [String], options: Options = .init()) throws -> Report {
         var notes: [String] = []
         var runs: [Run] = []
-        if !isDir.boolValue {
+        var dirs: [(dir: String, root: String)] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw LatentError.badInput(path, nil, "no such file or directory")
+            }
+            if isDir.boolValue {
+                dirs += walk(path).map { ($0, path) }
+                continue
+            }
             guard path.hasSuffix(".h5ad") else { throw LatentError.badInput(path, nil, "give a run directory, a pipeline cache or an .h5ad") }
             guard let r = try readRun(path, id: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, hint: path) else {
                 throw LatentError.badInput(path, "/obsm", "no model output here (obsm has none of X_pca, X_ica, X_nmf, X_vae)")
             }
-            runs = [r]
+            runs.append(r)
+        }
+        let manifests = dirs.filter { FileManager.default.fileExists(atPath: $0.dir + "/manifest.json") }
+        if !manifests.isEmpty {
+            runs += try fromCache(manifests.map(\.dir), notes: &notes)
         } else {
-            let dirs = walk(path)
-            let manifests = dirs.filter { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
-            if !manifests.isEmpty {
-                runs = try fromCache(manifests, notes: &notes)
-            } else {
-                runs = try fromDirectories(dirs, root: path, notes: &notes)
+            for root in paths where dirs.contains(where: { $0.root == root }) {
+                runs += try fromDirectories(dirs.filter { $0.root == root }.map(\.dir), root: root, notes: &notes)
             }
         }
+        let path = paths.joined(separator: ", ")
         runs.sort { naturalLess($0.id, $1.id) }
         if runs.isEmpty {
             throw LatentError.badInput(path, nil, "found no model output (an .h5ad with obsm X_pca, X_ica, X_nmf or X_vae)",
@@ -213,23 +225,38 @@ public struct Report: Sendable {
         var parameters: [String: Any]
     }
 
+    static func readManifest(_ d: String) -> Manifest? {
+        guard let data = FileManager.default.contents(atPath: d + "/manifest.json"),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let stage = obj["stage"] as? String else { return nil }
+        let inputs = (obj["inputs"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap { ($0.value as? [String: Any])?["key"] as? String }
+        return Manifest(dir: d, stage: stage, name: obj["name"] as? String ?? stage, instance: obj["instance"] as? String ?? "",
+                        key: obj["key"] as? String ?? d, inputKeys: inputs, parameters: obj["parameters"] as? [String: Any] ?? [:])
+    }
+
     static func fromCache(_ dirs: [String], notes: inout [String]) throws -> [Run] {
         var manifests: [String: Manifest] = [:]
         var order: [String] = []
         for d in dirs {
-            let path = d + "/manifest.json"
-            guard let data = FileManager.default.contents(atPath: path),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let stage = obj["stage"] as? String else {
-                notes.append("\(path): not a readable manifest, skipped")
+            guard let m = readManifest(d) else {
+                notes.append("\(d)/manifest.json: not a readable manifest, skipped")
                 continue
             }
-            let key = obj["key"] as? String ?? d
-            let inputs = (obj["inputs"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.compactMap { ($0.value as? [String: Any])?["key"] as? String }
-            let m = Manifest(dir: d, stage: stage, name: obj["name"] as? String ?? stage, instance: obj["instance"] as? String ?? "",
-                             key: key, inputKeys: inputs, parameters: obj["parameters"] as? [String: Any] ?? [:])
-            if manifests[key] == nil { order.append(key) }
-            manifests[key] = m
+            if manifests[m.key] == nil { order.append(m.key) }
+            manifests[m.key] = m
+        }
+        // inputs named by key but not among the given directories: look beside the entry (CACHE/entries/<key>)
+        var pending = order
+        var loadedFrom = Set(dirs.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        while let key = pending.popLast() {
+            guard let m = manifests[key] else { continue }
+            for k in m.inputKeys where manifests[k] == nil {
+                let sibling = URL(fileURLWithPath: m.dir).deletingLastPathComponent().appendingPathComponent(k).standardizedFileURL.path
+                guard loadedFrom.insert(sibling).inserted, let mm = readManifest(sibling) else { continue }
+                manifests[k] = mm
+                order.append(k)
+                pending.append(k)
+            }
         }
         let modelFiles = ["pca": "pca.h5ad", "ica": "ica.h5ad", "nmf": "nmf.h5ad", "vae": "embedding.h5ad"]
         var runs: [Run] = []

@@ -148,6 +148,11 @@ final class ReportTests: XCTestCase {
         let col = { (name: String) -> ReportTable.Cell in row[comparison.columns.firstIndex(of: name)!] }
         if case .number(let v) = col("latents_with_significant_set") { XCTAssertEqual(v, 1) } else { XCTFail() }
         if case .number(let v) = col("mig") { XCTAssertEqual(v, 0.7) } else { XCTFail() }
+        // a report stage handed only the downstream entries finds their model beside them
+        let gathered = try Report.discover(["\(entries)/k_enrich", "\(entries)/k_metrics"])
+        XCTAssertEqual(gathered.runs.map(\.id), ["tcvae [beta=4,seed=0]"])
+        XCTAssertEqual(gathered.runs[0].enrichment.count, 2)
+        XCTAssertEqual(gathered.runs[0].metric("mig"), 0.7)
     }
 
     func testNoModelIsBadInput() throws {
