@@ -136,3 +136,34 @@ def test_chromium_renders_the_report(runs):
     for section in ("overview", "comparison", "sweep", "models", "tables"):
         assert f'id="{section}"' in dom
     assert dom.count("<svg") >= 2 * K * 3
+
+
+def has_vae():
+    r = latent("vae", "--help")
+    return r.rc == 0 and "USAGE: latent vae" in r.out
+
+
+@pytest.mark.skipif(not has_vae(), reason="this build has no `latent vae` yet")
+def test_report_on_real_vae_runs(tmp_path):
+    """A small β sweep with the real VAE: training curves, KL per latent, the traversal heatmap and
+    the reconstruction-vs-β table come from its history.tsv, uns["vae"] and `latent traverse`."""
+    latent("simulate", "--cells", "400", "--genes", "400", "--programs", "4", "--seed", "3", "-o", tmp_path / "sim.h5ad", "-q", check=True)
+    latent("normalize", tmp_path / "sim.h5ad", "-o", tmp_path / "norm.h5ad", "-q", check=True)
+    runs = tmp_path / "runs"
+    for beta in ("1", "4"):
+        d = runs / f"tc_b{beta}"
+        latent("vae", tmp_path / "norm.h5ad", "-o", d, "--objective", "tc", "--beta", beta, "--latent", "5", "--epochs", "6", "--seed", "0", "-q", check=True)
+        latent("traverse", d / "model.h5", "--latent", "0", "-o", d / "traverse_z0.tsv", "-q", check=True)
+        latent("metrics", d / "embedding.h5ad", "--key", "obsm/X_vae", "-o", d / "metrics.tsv", "-q", check=True)
+    r = latent("report", runs, "-o", tmp_path / "report.html", "-q")
+    assert r.rc == 0, r
+    html = (tmp_path / "report.html").read_text()
+    for text in ("Reconstruction vs β", "KL per latent", "KL and total correlation", "Traversal:"):
+        assert text in html, text
+    sweep = pd.read_csv(tmp_path / "report_tables" / "sweep.tsv", sep="\t").set_index("run")
+    history = pd.read_csv(runs / "tc_b4" / "history.tsv", sep="\t")
+    assert sweep.loc["tc_b4", "beta"] == 4
+    assert sweep.loc["tc_b4", "train_recon"] == pytest.approx(history["train_recon"].iloc[-1])
+    assert sweep.loc["tc_b4", "epochs"] == history["epoch"].iloc[-1]
+    _, console = render(tmp_path / "report.html", dump_dom=True)
+    assert console == [], console

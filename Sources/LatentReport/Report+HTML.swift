@@ -140,7 +140,12 @@ extension Report {
         if let t = v.sets.first, t.padj < options.fdr { head += " — \(t.geneSet) (\(t.direction))" }
         if !v.up.isEmpty { head += " · ↑ " + v.up.prefix(3).map(\.gene).joined(separator: ", ") }
         if !v.active { head += " · inactive" }
-        var s = "<details id=\"run-\(i)-latent-\(v.index)\" class=\"latent\"\(open ? " open" : "")><summary>\(SVG.escape(head))</summary><div class=\"charts\">"
+        var s = "<details id=\"run-\(i)-latent-\(v.index)\" class=\"latent\"\(open ? " open" : "")><summary>\(SVG.escape(head))</summary>"
+        guard v.active || r.model != "vae" else {
+            // a collapsed VAE latent carries no signal: its row in the table says enough
+            return s + "<p class=\"meta\">Inactive: the variance of its posterior means across cells is \(SVG.label(v.variance)); it encodes nothing and is not drawn.</p></details>\n"
+        }
+        s += "<div class=\"charts\">"
         if !v.up.isEmpty || !v.down.isEmpty {
             s += SVG.barChart(v.up.map { (label: $0.gene, value: $0.loading) } + v.down.reversed().map { (label: $0.gene, value: $0.loading) },
                               title: "Top genes (loading)", valueLabel: "loading")

@@ -18,10 +18,11 @@ struct MetricsCommand: ParsableCommand {
           latent metrics vae/embedding.h5ad --key obsm/X_vae --factors obs/factor_1,obs/factor_2 -o metrics.tsv
           latent metrics pca.h5ad --key obsm/X_pca -o -
           latent metrics --summary runs/*/metrics.tsv -o summary.tsv
+          latent metrics --summary .latent-cache -o summary.tsv     # every metrics*.tsv below
         """
     )
 
-    @Argument(help: "An .h5ad with codes in obsm (or, with --summary, metrics tables).")
+    @Argument(help: "An .h5ad with codes in obsm (or, with --summary, metrics tables or directories holding them).")
     var inputs: [String] = []
 
     @Option(help: "The codes: obsm/X_vae, obsm/X_pca, obsm/X_ica, obsm/X_nmf.")
@@ -54,15 +55,9 @@ struct MetricsCommand: ParsableCommand {
     func run() throws {
         let run = global.run
         if summary {
-            var tables: [[Metrics.TableRow]] = []
-            for path in inputs {
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                    throw LatentError.badInput(path, nil, "cannot read this file")
-                }
-                tables.append(try Metrics.parse(text, file: path))
-            }
-            try AtomicOutput.write(Data(Metrics.summary(tables).utf8), to: output)
-            global.note("summarised \(inputs.count) metrics tables")
+            let out = try Metrics.summary(paths: inputs)
+            try AtomicOutput.write(Data(out.text.utf8), to: output)
+            global.note("summarised \(out.files.count) metrics tables")
         } else {
             let input = inputs[0]
             let ds = try readModelInput(input, global)

@@ -74,4 +74,30 @@ extension Metrics {
         }
         return out
     }
+
+    /// The summary of metrics tables given as files or directories (searched recursively for
+    /// `metrics*.tsv`, as run directories and pipeline caches hold them).
+    public static func summary(paths: [String]) throws -> (text: String, files: [String]) {
+        var files: [String] = []
+        let fm = FileManager.default
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw LatentError.badInput(p, nil, "no such file or directory") }
+            if !isDir.boolValue { files.append(p); continue }
+            let found = (fm.enumerator(atPath: p)?.allObjects as? [String] ?? [])
+                .filter { let n = ($0 as NSString).lastPathComponent; return n.hasPrefix("metrics") && n.hasSuffix(".tsv") }
+                .sorted().map { p + "/" + $0 }
+            // a summary written earlier into the same tree is not a run
+            files += found.filter { (try? String(contentsOfFile: $0, encoding: .utf8))?.hasPrefix(columns.joined(separator: "\t")) == true }
+        }
+        guard !files.isEmpty else { throw LatentError.badInput(paths.joined(separator: ", "), nil, "no metrics tables found (metrics*.tsv)") }
+        var tables: [[TableRow]] = []
+        for f in files {
+            guard let data = fm.contents(atPath: f), let text = String(data: data, encoding: .utf8) else {
+                throw LatentError.badInput(f, nil, "cannot read this file as UTF-8 text")
+            }
+            tables.append(try parse(text, file: f))
+        }
+        return (summary(tables), files)
+    }
 }
