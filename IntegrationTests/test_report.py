@@ -90,6 +90,7 @@ def test_report_tables_beside_the_page(runs):
     assert ica.top_set.nunique() >= 6, ica
     comparison = pd.read_csv(tables / "comparison.tsv", sep="\t").set_index("run")
     assert comparison.loc["ica", "distinct_significant_sets"] >= 6
+    assert comparison.loc["ica", "planted_programs_recovered"] == ica.top_set.nunique()
     assert comparison.loc["ica", "mig"] > comparison.loc["pca", "mig"]
 
 
@@ -150,6 +151,7 @@ def test_report_on_real_vae_runs(tmp_path):
     latent("simulate", "--cells", "400", "--genes", "400", "--programs", "4", "--seed", "3", "-o", tmp_path / "sim.h5ad", "-q", check=True)
     latent("normalize", tmp_path / "sim.h5ad", "-o", tmp_path / "norm.h5ad", "-q", check=True)
     runs = tmp_path / "runs"
+    runs.mkdir()
     for beta in ("1", "4"):
         d = runs / f"tc_b{beta}"
         latent("vae", tmp_path / "norm.h5ad", "-o", d, "--objective", "tc", "--beta", beta, "--latent", "5", "--epochs", "6", "--seed", "0", "-q", check=True)

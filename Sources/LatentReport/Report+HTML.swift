@@ -41,7 +41,7 @@ extension Report {
 
     func comparisonSection(_ t: ReportTable, views: [[LatentView]]) -> String {
         var s = "<section id=\"comparison\"><h2>Comparison</h2>"
-        s += "<p>How the models compare. <b>Latents with a significant set</b> and <b>distinct sets</b> are BioBombe's view of how much biology a model's latents capture together (FDR &lt; \(SVG.label(options.fdr))). Disentanglement scores (MIG, DCI, SAP, FactorVAE) appear where known factors were given to <code>latent metrics</code>; the Gaussian total correlation (0 = uncorrelated latents) is computed from the codes.</p>"
+        s += "<p>How the models compare. <b>Latents with a significant set</b> and <b>distinct sets</b> are BioBombe's view of how much biology a model's latents capture together (FDR &lt; \(SVG.label(options.fdr))); on simulated data, <b>planted programs recovered</b> counts the programs that are some latent's top significant set. Disentanglement scores (MIG, DCI, SAP, FactorVAE) appear where known factors were given to <code>latent metrics</code>; the Gaussian total correlation (0 = uncorrelated latents) is computed from the codes.</p>"
         s += tableHTML(t)
         var charts = ""
         if runs.contains(where: { !$0.enrichment.isEmpty }) {

@@ -45,6 +45,7 @@ extension Report {
     /// one significant gene set and how many distinct sets all latents cover together.
     public func comparisonTable(_ views: [[LatentView]]) -> ReportTable {
         let cols = ["run", "model", "parameters", "seed", "latents", "active_latents", "latents_with_significant_set", "distinct_significant_sets",
+                    "planted_programs_recovered",
                     "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factorvae_score", "gaussian_tc",
                     "final_train_recon", "final_val_recon"]
         let rows: [[ReportTable.Cell]] = runs.enumerated().map { i, r in
@@ -53,12 +54,20 @@ extension Report {
             let hasEnrich = !r.enrichment.isEmpty
             return [.text(r.id), .text(r.model), .text(r.parameters), .text(r.seed), .number(Double(r.latentCount)), .number(Double(r.activeLatents.count)),
                     hasEnrich ? .number(Double(sigLatents)) : .number(.nan), hasEnrich ? .number(Double(distinct)) : .number(.nan),
+                    hasEnrich && !r.plantedPrograms.isEmpty ? .number(Double(recovered(r, views[i]))) : .number(.nan),
                     Self.num(r.metric("mig")), Self.num(r.metric("dci_disentanglement")), Self.num(r.metric("dci_completeness")),
                     Self.num(r.metric("dci_informativeness")), Self.num(r.metric("sap")), Self.num(r.metric("factorvae_score")),
                     Self.num(r.metric("gaussian_tc") ?? Metrics.gaussianTotalCorrelation(r.activeLatents.map { r.scores[$0] })),
                     Self.num(r.history?.last("train_recon")), Self.num(r.history?.last("val_recon"))]
         }
         return ReportTable(name: "comparison", title: "Model comparison", columns: cols, rows: rows)
+    }
+
+    /// How many planted programs are some latent's top significant gene set (the simulation check:
+    /// a disentangled model names each program on a latent of its own).
+    public func recovered(_ r: Run, _ views: [LatentView]) -> Int {
+        let planted = Set(r.plantedPrograms)
+        return Set(views.compactMap { v in v.sets.first.flatMap { $0.padj < options.fdr && planted.contains($0.geneSet) ? $0.geneSet : nil } }).count
     }
 
     public func latentTable(_ views: [[LatentView]]) -> ReportTable {

@@ -69,6 +69,8 @@ public struct Report: Sendable {
         public var metrics: [Metrics.TableRow] = []
         public var traversals: [Traversal] = []
         public var files: [String] = []
+        /// The gene programs `latent simulate` planted (uns["simulation"]["programs"]), if any.
+        public var plantedPrograms: [String] = []
 
         public var latentCount: Int { scores.count }
         /// Active latents: as the VAE recorded them, else variance of the scores above 0.01.
@@ -328,6 +330,7 @@ public struct Report: Sendable {
             }
             run.varianceRatio = numbers(u["variance_ratio"])
         }
+        if case .dict(let sim)? = ds.uns["simulation"], case .dict(let programs)? = sim["programs"] { run.plantedPrograms = programs.keys }
         run.files.append(path)
         return run
     }
