@@ -112,6 +112,15 @@ def test_report_bad_input(tmp_path):
     assert_bad_input(latent("report", tmp_path / "missing", "-o", tmp_path / "r.html"), "no such file", output=tmp_path / "r.html")
 
 
+def test_report_of_one_file_and_color_by(runs, tmp_path):
+    r = latent("report", runs / "ica.h5ad", "-o", tmp_path / "one.html", "--color-by", "factor_1", "-q")
+    assert r.rc == 0, r
+    html = (tmp_path / "one.html").read_text()
+    assert "Distribution by factor_1" in html and "low (≤" in html  # a numeric column is cut at its tertiles
+    assert pd.read_csv(tmp_path / "one_tables" / "runs.tsv", sep="\t").run.tolist() == ["ica"]
+    assert_bad_input(latent("report", runs, "-o", tmp_path / "c.html", "--color-by", "nope"), "obs/nope", output=tmp_path / "c.html")
+
+
 def test_console_check_catches_script_errors(tmp_path):
     """The check below would see a broken page: a thrown error shows up in Chromium's console log."""
     bad = tmp_path / "bad.html"

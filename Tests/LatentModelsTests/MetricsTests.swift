@@ -119,4 +119,26 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Double(lines[1][6])!, 0.2, accuracy: 1e-12)
         XCTAssertEqual(lines[1][9], "0;1;2")
     }
+
+    func testFactorsAndRunLabelFromADataset() throws {
+        var obs = DataFrame(index: ["a", "b", "c", "d"])
+        obs.set("kind", .string(["x", "y", "x", "z"]))
+        obs.set("ok", .bool([true, false, true, true]))
+        obs.set("state", .categorical(codes: [0, -1, 1, 1], categories: ["s0", "s1"], ordered: false))
+        obs.set("time", .int64([0, 2, 4, 6]))
+        var ds = Dataset(X: .dense(Matrix(rows: 4, cols: 1)), obs: obs, var: DataFrame(index: ["g"]))
+        ds.obsm["X_vae"] = .dense(Matrix(rows: 4, cols: 2, values: [0, 1, 2, 3, 4, 5, 6, 7]))
+        ds.uns["vae"] = .dict(OrderedDict([("objective", .string("tc")), ("beta", .double(4)), ("latent", .int(2)), ("seed", .int(3))]))
+        let f = try Metrics.factors(ds, columns: ["obs/kind", "ok", "state", "time"], file: "x.h5ad")
+        XCTAssertEqual(f[0].values, .categorical(labels: [0, 1, 0, 2], categories: ["x", "y", "z"]))
+        XCTAssertEqual(f[1].labels(bins: 20), [1, 0, 1, 1])
+        XCTAssertEqual(f[2].labels(bins: 20), [0, 2, 1, 1])  // missing is a label of its own
+        XCTAssertEqual(f[3].values, .continuous([0, 2, 4, 6]))
+        XCTAssertThrowsError(try Metrics.factors(ds, columns: ["nope"], file: "x.h5ad")) { e in
+            XCTAssertEqual((e as? LatentError)?.place, "obs/nope")
+        }
+        XCTAssertEqual(try Metrics.codes(ds, key: "obsm/X_vae", file: "x.h5ad"), [[0, 2, 4, 6], [1, 3, 5, 7]])
+        XCTAssertThrowsError(try Metrics.codes(ds, key: "varm/X_vae", file: "x.h5ad"))
+        XCTAssertEqual(Metrics.runLabel(ds, key: "obsm/X_vae"), Metrics.RunLabel(model: "vae", parameters: "objective=tc,beta=4,latent=2", seed: "3"))
+    }
 }
