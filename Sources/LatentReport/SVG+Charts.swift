@@ -23,6 +23,16 @@ public enum SVG {
         return out
     }
 
+    /// The width of a 10-px label, estimated per character (capitals and digits are wider), so
+    /// that long gene-set names are not clipped at the chart's edge.
+    public static func textWidth(_ s: String, size: Double = 10) -> Double {
+        var w = 0.0
+        for c in s {
+            if c.isUppercase || c.isNumber || c == "_" { w += 0.66 } else if c == " " || c == "." || c == "," { w += 0.3 } else { w += 0.55 }
+        }
+        return w * size
+    }
+
     static func f(_ x: Double) -> String {
         guard x.isFinite else { return "0" }
         let r = (x * 100).rounded() / 100
@@ -176,7 +186,7 @@ public enum SVG {
                                 width: Double = 420, symmetric: Bool = true) -> String {
         guard !bars.isEmpty else { return "" }
         let rowH = 15.0
-        let labelW = min(190, 16 + 6.2 * Double(bars.map { $0.label.count }.max() ?? 4))
+        let labelW = min(220, 16 + (bars.map { textWidth($0.label) }.max() ?? 24))
         let height = 30 + rowH * Double(bars.count) + 24
         let m = bars.map { abs($0.value) }.filter(\.isFinite).max() ?? 1
         let lo = symmetric || bars.contains { $0.value < 0 } ? -max(m, 1e-12) : 0
@@ -214,11 +224,14 @@ public enum SVG {
     public static func dotPlot(_ dots: [Dot], title: String, xLabel: String, colorMax: Double = 10, width: Double = 600) -> String {
         guard !dots.isEmpty else { return "" }
         let rowH = 17.0
-        let labelW = min(330, 16 + 5.9 * Double(dots.map { $0.label.count }.max() ?? 4))
+        let labelW = min(340, 16 + (dots.map { textWidth($0.label) }.max() ?? 24))
+        let width = max(width, labelW + 240)
         let height = 34 + rowH * Double(dots.count) + 30
         let xs = dots.map(\.x).filter(\.isFinite)
-        let m = max(xs.map(abs).max() ?? 1, 1)
-        let fr = Frame(width: width, height: height, left: labelW, right: 20, top: 24, bottom: 34, x0: -m * 1.1, x1: m * 1.1, y0: 0, y1: 1)
+        // from 0 (or the smallest NES) to the largest, so one-signed results use the whole width
+        let lo = min(0, xs.min() ?? 0), hi = max(0, xs.max() ?? 0)
+        let pad = max(hi - lo, 1) * 0.08
+        let fr = Frame(width: width, height: height, left: labelW, right: 20, top: 24, bottom: 34, x0: lo - pad, x1: hi + pad, y0: 0, y1: 1)
         var s = open(width, height, title: title)
         s += "<text x=\"\(f(fr.left))\" y=\"13\" class=\"label\">\(escape(title))</text>"
         for t in ticks(fr.x0, fr.x1, count: 4) {
@@ -235,7 +248,7 @@ public enum SVG {
             s += "<text x=\"\(f(fr.left - 4))\" y=\"\(f(y + 4))\" text-anchor=\"end\" class=\"tick\">\(escape(d.label))</text>"
         }
         s += "<line x1=\"\(f(fr.x(0)))\" x2=\"\(f(fr.x(0)))\" y1=\"\(f(fr.top))\" y2=\"\(f(fr.top + fr.plotH))\" class=\"axis\"/>"
-        s += "<text x=\"\(f(fr.left + fr.plotW / 2))\" y=\"\(f(height - 3))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel)) · dot size: set size · colour: −log10 FDR (darker = smaller)</text>"
+        s += "<text x=\"\(f(fr.left + fr.plotW / 2))\" y=\"\(f(height - 3))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel)) · size: genes in set · darker: smaller FDR</text>"
         return s + "</svg>"
     }
 
@@ -244,8 +257,8 @@ public enum SVG {
     public static func heatmap(rows: [String], columns: [String], values: [[Double]], title: String,
                                diverging isDiverging: Bool = true, cell: Double = 22, columnTitle: String = "") -> String {
         guard !rows.isEmpty, !columns.isEmpty else { return "" }
-        let labelW = min(200, 14 + 6.2 * Double(rows.map(\.count).max() ?? 4))
-        let colH = min(170, 16 + 5.4 * Double(columns.map(\.count).max() ?? 2))
+        let labelW = min(220, 14 + (rows.map { textWidth($0) }.max() ?? 24))
+        let colH = min(170, 16 + 0.87 * (columns.map { textWidth($0) }.max() ?? 12))
         let cw = max(12, min(cell, 520 / Double(columns.count)))
         let width = labelW + cw * Double(columns.count) + 70
         let height = 22 + colH + 15 * Double(rows.count) + 24
