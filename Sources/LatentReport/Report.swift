@@ -73,10 +73,13 @@ public struct Report: Sendable {
         public var plantedPrograms: [String] = []
 
         public var latentCount: Int { scores.count }
-        /// Active latents: as the VAE recorded them, else variance of the scores above 0.01.
+        /// Active latents: as the VAE recorded them, else (a VAE without the record) variance of the
+        /// posterior means above 0.01. Collapse to the prior is a VAE's failure mode; PCA, ICA and NMF
+        /// scores have their own scales, so all their latents count as active.
         public var activeLatents: [Int] {
             if let a = vae?.activeLatents { return a }
-            return scores.indices.filter { Metrics.variance(scores[$0]) > 0.01 }
+            if model == "vae" { return scores.indices.filter { Metrics.variance(scores[$0]) > 0.01 } }
+            return Array(scores.indices)
         }
         public func metric(_ name: String, factor: String = "all") -> Double? {
             metrics.first { $0.row.metric == name && $0.row.latent == "all" && $0.row.factor == factor }?.row.value
