@@ -60,7 +60,7 @@ extension Report {
 
     func sweepSection() -> String {
         var s = "<section id=\"sweep\"><h2>β sweep</h2>"
-        let vae = runs.filter { $0.vae?.beta != nil }
+        let vae = runs.filter { $0.vae?.strength != nil }
         guard !vae.isEmpty else {
             return s + "<p class=\"note\">No VAE runs with a recorded β were found, so there is no reconstruction–β trade-off to show.</p></section>\n"
         }
@@ -70,17 +70,18 @@ extension Report {
             objectives.enumerated().compactMap { oi, o in
                 let rs = vae.filter { ($0.vae?.objective ?? "?") == o }
                 var byBeta: [Double: [Double]] = [:]
-                for r in rs { if let b = r.vae?.beta, let v = value(r), v.isFinite { byBeta[b, default: []].append(v) } }
+                for r in rs { if let b = r.vae?.strength, let v = value(r), v.isFinite { byBeta[b, default: []].append(v) } }
                 guard !byBeta.isEmpty else { return nil }
                 return SVG.Series(name: o + suffix, points: byBeta.keys.sorted().map { (x: $0, y: Metrics.mean(byBeta[$0]!)) }, dashed: dashed, color: oi)
             }
         }
-        let logX = vae.allSatisfy { ($0.vae?.beta ?? 0) > 0 }
+        let logX = vae.allSatisfy { ($0.vae?.strength ?? 0) > 0 }
+        let xLabel = vae.contains { $0.vae?.objective == "factor" } ? "β (γ for factor)" : "β"
         var charts = SVG.lineChart(series({ $0.history?.last("train_recon") }, "") + series({ $0.history?.last("val_recon") }, " validation", dashed: true),
-                                   title: "Reconstruction vs β (dashed: validation)", xLabel: "β", yLabel: "reconstruction loss (last epoch)", markers: true, logX: logX)
-        charts += SVG.lineChart(series({ Double($0.activeLatents.count) }, ""), title: "Active latents vs β", xLabel: "β", yLabel: "active latents", markers: true, logX: logX)
+                                   title: "Reconstruction vs β (dashed: validation)", xLabel: xLabel, yLabel: "reconstruction loss (last epoch)", markers: true, logX: logX)
+        charts += SVG.lineChart(series({ Double($0.activeLatents.count) }, ""), title: "Active latents vs β", xLabel: xLabel, yLabel: "active latents", markers: true, logX: logX)
         let migSeries = series({ $0.metric("mig") }, "")
-        if !migSeries.isEmpty { charts += SVG.lineChart(migSeries, title: "MIG vs β", xLabel: "β", yLabel: "MIG", markers: true, logX: logX) }
+        if !migSeries.isEmpty { charts += SVG.lineChart(migSeries, title: "MIG vs β", xLabel: xLabel, yLabel: "MIG", markers: true, logX: logX) }
         s += "<div class=\"charts\">\(charts)</div>"
         s += tableHTML(sweepTable())
         return s + "</section>\n"

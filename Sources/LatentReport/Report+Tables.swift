@@ -119,11 +119,11 @@ extension Report {
     /// The VAE runs' reconstruction at the last epoch against β.
     public func sweepTable() -> ReportTable {
         let rows: [[ReportTable.Cell]] = runs.filter { $0.vae != nil }.map { r in
-            [.text(r.id), .text(r.vae?.objective ?? ""), Self.num(r.vae?.beta), .text(r.seed), Self.num(r.history?.last("epoch")),
+            [.text(r.id), .text(r.vae?.objective ?? ""), Self.num(r.vae?.beta), Self.num(r.vae?.gamma), .text(r.seed), Self.num(r.history?.last("epoch")),
              Self.num(r.history?.last("train_recon")), Self.num(r.history?.last("val_recon")), Self.num(r.history?.last("train_kl")),
              .number(Double(r.activeLatents.count)), Self.num(r.metric("mig"))]
         }
-        return ReportTable(name: "sweep", title: "β sweep", columns: ["run", "objective", "beta", "seed", "epochs", "train_recon", "val_recon", "train_kl", "active_latents", "mig"], rows: rows)
+        return ReportTable(name: "sweep", title: "β sweep", columns: ["run", "objective", "beta", "gamma", "seed", "epochs", "train_recon", "val_recon", "train_kl", "active_latents", "mig"], rows: rows)
     }
 
     /// Metrics across seeds (Metrics.summary over every run's metrics rows).

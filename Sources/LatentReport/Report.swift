@@ -28,8 +28,11 @@ public struct Report: Sendable {
     }
 
     public struct VAEInfo: Sendable {
+        /// The weight a sweep varies: β, except for FactorVAE, whose TC weight is γ (β stays 1).
+        public var strength: Double? { objective == "factor" ? (gamma ?? beta) : beta }
         public var objective: String?
         public var beta: Double?
+        public var gamma: Double?
         public var klPerLatent: [Double]?
         public var activeLatents: [Int]?
         public var epochsRun: Int?
@@ -327,7 +330,7 @@ public struct Report: Sendable {
                       nCells: ds.nObs, nGenes: ds.nVars, scores: codes, loadings: loadings, genes: genes, obs: ds.obs)
         if case .dict(let u)? = ds.uns[keys.uns] {
             if keys == .vae {
-                run.vae = VAEInfo(objective: string(u["objective"]), beta: number(u["beta"]), klPerLatent: numbers(u["kl_per_latent"]),
+                run.vae = VAEInfo(objective: string(u["objective"]), beta: number(u["beta"]), gamma: number(u["gamma"]), klPerLatent: numbers(u["kl_per_latent"]),
                                   activeLatents: numbers(u["active_latents"])?.map { Int($0) }, epochsRun: number(u["epochs_run"]).map { Int($0) },
                                   likelihood: string(u["likelihood"]))
             }

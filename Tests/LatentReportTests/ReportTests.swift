@@ -99,8 +99,8 @@ final class ReportTests: XCTestCase {
         let tsv = try String(contentsOfFile: dir + "/out/report_tables/sweep.tsv", encoding: .utf8)
         XCTAssertEqual(tsv, sweep.tsv)
         let lines = tsv.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-        XCTAssertEqual(lines[0], ["run", "objective", "beta", "seed", "epochs", "train_recon", "val_recon", "train_kl", "active_latents", "mig"])
-        XCTAssertEqual(lines[1], ["b1", "tc", "1", "0", "5", "102", "103", "3", "2", "NA"])
+        XCTAssertEqual(lines[0], ["run", "objective", "beta", "gamma", "seed", "epochs", "train_recon", "val_recon", "train_kl", "active_latents", "mig"])
+        XCTAssertEqual(lines[1], ["b1", "tc", "1", "NA", "0", "5", "102", "103", "3", "2", "NA"])
         // a latent following the categorical obs column correlates with it
         let cov = try String(contentsOfFile: dir + "/out/report_tables/covariates.tsv", encoding: .utf8)
         let groupRow = cov.split(separator: "\n").first { $0.hasPrefix("b1\t0\tgroup\tspearman") }!

@@ -65,8 +65,8 @@ extension Metrics {
         }
     }
 
-    /// The model and its settings from the embedding's uns entry (`uns["vae"]`: objective, β,
-    /// latents, seed; PCA/ICA/NMF: the number of components).
+    /// The model and its settings from the embedding's uns entry (`uns["vae"]`: objective, β, γ,
+    /// latents, likelihood, decoder, seed; PCA/ICA/NMF: the number of components).
     public static func runLabel(_ ds: Dataset, key: String) -> RunLabel {
         let name = String(key.split(separator: "/").last ?? "")
         let model = name.hasPrefix("X_") ? String(name.dropFirst(2)) : name
@@ -83,7 +83,8 @@ extension Metrics {
         }
         var parts: [String] = []
         if model == "vae" {
-            for f in ["objective", "beta", "latent", "likelihood", "decoder"] { if let t = text(u[f]) { parts.append("\(f)=\(t)") } }
+            // γ is FactorVAE's TC weight and the capacity objective's; runs differing in it are different models
+            for f in ["objective", "beta", "gamma", "latent", "likelihood", "decoder"] { if let t = text(u[f]) { parts.append("\(f)=\(t)") } }
         } else {
             parts.append("k=\(k)")
         }
