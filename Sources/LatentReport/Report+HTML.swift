@@ -103,7 +103,14 @@ extension Report {
                     return SVG.Series(name: c, points: zip(x, v).map { (x: $0, y: $1) }, dashed: dashed)
                 }
             }
-            charts += SVG.lineChart(line([("train_loss", false), ("val_loss", true)]), title: "Loss", xLabel: "epoch", yLabel: "loss")
+            // val_loss is the negative ELBO while train_loss is the objective (β·KL, TC terms …):
+            // draw the training −ELBO too, so that the validation curve has its like to compare with
+            var loss = line([("train_loss", false), ("val_loss", true)])
+            for i in loss.indices { loss[i].color = i }
+            if let r = h.column("train_recon"), let k = h.column("train_kl"), h.column("val_loss")?.contains(where: \.isFinite) == true {
+                loss.insert(SVG.Series(name: "train −ELBO", points: zip(x, zip(r, k).map { $0 + $1 }).map { (x: $0, y: $1) }, color: 2), at: 1)
+            }
+            charts += SVG.lineChart(loss, title: "Loss", xLabel: "epoch", yLabel: "loss")
             charts += SVG.lineChart(line([("train_recon", false), ("val_recon", true)]), title: "Reconstruction", xLabel: "epoch", yLabel: "reconstruction loss")
             charts += SVG.lineChart(line([("train_kl", false), ("val_kl", true), ("train_tc", false)]), title: "KL and total correlation", xLabel: "epoch", yLabel: "nats")
             let klCols = h.columns.filter { $0.hasPrefix("kl_z") }
