@@ -1,6 +1,7 @@
 # latent: two commands do all set-up on a fresh machine —
 #   make demo   install what is missing, build, run the bundled example end to end
 #   make test   the same set-up, then every test (Swift unit tests + CLI and anndata round trips)
+#   make report-screenshot   the report of the bundled example, rendered by headless Chromium
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -13,7 +14,7 @@ DEMO_OUT ?= demo-out
 # about 2x faster there and run on every AVX-512 machine. Only set where AVX-512 exists.
 export OPENBLAS_CORETYPE ?= $(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX)
 
-.PHONY: all deps build demo test test-swift test-cli venv bench clean
+.PHONY: all deps chromium build demo test test-swift test-cli venv bench clean report-screenshot
 
 all: build
 
@@ -23,6 +24,16 @@ deps:
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+# Headless Chromium (Debian's package) renders the report in its test and for report-screenshot.
+# Installed only when missing; if apt cannot install it, the rendering test says so and skips.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	  echo "installing chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null ) \
+	    || echo "chromium could not be installed: the report rendering test will be skipped"; \
 	fi
 
 build: deps
@@ -62,7 +73,7 @@ demo: build
 	$(BIN) traverse $(DEMO_OUT)/hsmm_vae/model.h5 --latent 0 -o $(DEMO_OUT)/hsmm_vae_traverse_z0.tsv
 	@echo "Outputs in $(DEMO_OUT)/ (h5ad files open in scanpy/anndata; TSV tables in pandas/R)."
 
-test: deps venv test-swift test-cli
+test: deps venv chromium test-swift test-cli
 
 # One release build with testing enabled serves both suites (numerical tests are 10-50x slower in
 # debug; building twice with different flags would compile everything twice).
@@ -74,6 +85,27 @@ test-swift:
 test-cli: venv
 	$(SWIFT) build $(TESTBUILD)
 	LATENT_BIN=$(BIN) $(PY) -m pytest -q IntegrationTests
+
+# The report of the bundled myoblast time course (PCA, ICA and NMF, GO BP enrichment, metrics
+# against the time point and state), rendered to Benchmarks/results/report.png for people to look at.
+REPORT_OUT ?= $(DEMO_OUT)/report
+REPORT_PNG ?= Benchmarks/results/report.png
+report-screenshot: build chromium
+	@mkdir -p $(REPORT_OUT)/runs
+	$(BIN) import Examples/hsmm/hsmm_trapnell2014.h5ad -o $(REPORT_OUT)/hsmm.h5ad -q
+	$(BIN) normalize $(REPORT_OUT)/hsmm.h5ad --method log1p --min-cells 3 --hvg 2000 -o $(REPORT_OUT)/runs/norm.h5ad -q
+	@for m in pca:PCs ica:ICs nmf:NMF_loadings; do model=$${m%%:*}; key=$${m#*:}; \
+	  $(BIN) $$model $(REPORT_OUT)/runs/norm.h5ad --k 8 --seed 1 -o $(REPORT_OUT)/runs/$$model.h5ad -q && \
+	  $(BIN) enrich $(REPORT_OUT)/runs/$$model.h5ad --key varm/$$key --gene-names gene_short_name --gene-sets go_bp --top 10 \
+	    -o $(REPORT_OUT)/runs/enrich_$$model.tsv -q && \
+	  $(BIN) metrics $(REPORT_OUT)/runs/$$model.h5ad --key obsm/X_$$model --factors obs/State,obs/Hours,obs/Pseudotime \
+	    -o $(REPORT_OUT)/runs/metrics_$$model.tsv -q || exit 1; done
+	$(BIN) report $(REPORT_OUT)/runs -o $(REPORT_OUT)/report.html --color-by State --title "HSMM myoblast differentiation (Trapnell 2014)"
+	@mkdir -p $(dir $(REPORT_PNG))
+	$$(command -v chromium || command -v chromium-browser) --headless --no-sandbox --disable-gpu --hide-scrollbars \
+	  --user-data-dir=$(REPORT_OUT)/.chromium-profile --window-size=1200,4000 --screenshot=$(abspath $(REPORT_PNG)) \
+	  file://$(abspath $(REPORT_OUT))/report.html 2>/dev/null
+	@echo "$(REPORT_PNG) (page: $(REPORT_OUT)/report.html)"
 
 bench: deps
 	bash Benchmarks/run.sh

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "LatentModels", targets: ["LatentModels"]),
         .library(name: "LatentEnrich", targets: ["LatentEnrich"]),
         .library(name: "LatentPipeline", targets: ["LatentPipeline"]),
+        .library(name: "LatentReport", targets: ["LatentReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,12 +41,13 @@ let package = Package(
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
+        .target(name: "LatentReport", dependencies: ["LatentCore", "LatentIO", "LatentModels"], swiftSettings: fast),
         .target(name: "LatentPipeline", dependencies: [
-            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich",
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich", "LatentReport",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: fast),
         .executableTarget(name: "latent", dependencies: [
-            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich", "LatentPipeline",
+            "LatentCore", "LatentIO", "LatentPreprocess", "LatentModels", "LatentEnrich", "LatentReport", "LatentPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"], exclude: ["Fixtures"]),
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentPipelineTests", dependencies: ["LatentPipeline", "LatentCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentReportTests", dependencies: ["LatentReport", "LatentModels", "LatentCore", "LatentIO"]),
     ],
     // Language mode 5: the numerical code shares buffers across threads by design (disjoint
     // ranges, joined before use), which Swift 6's strict checking cannot express without copies.

@@ -9,6 +9,8 @@ public enum StageRegistry {
         ICAStageAdapter.self,
         NMFStageAdapter.self,
         EnrichStageAdapter.self,
+        MetricsStageAdapter.self,
+        ReportStageAdapter.self,
     ]
 
     public static var all: [any StageAdapter.Type] { registered }
