@@ -138,7 +138,13 @@ public struct Report: Sendable {
             throw LatentError.badInput(path, nil, "found no model output (an .h5ad with obsm X_pca, X_ica, X_nmf or X_vae)",
                                        hint: "run latent pca/ica/nmf/vae first, or point at the directory holding their outputs")
         }
-        return Report(source: path, runs: runs, notes: notes, options: options)
+        // A pipeline's report stage gathers many entries: name their cache, not each of them.
+        var source = path
+        if paths.count > 3 {
+            let parents = Set(paths.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+            source = parents.count == 1 ? "\(paths.count) entries of \(parents.first!)" : "\(paths.count) inputs"
+        }
+        return Report(source: source, runs: runs, notes: notes, options: options)
     }
 
     /// "b2" before "b16": runs of a sweep in the order of their numbers.
