@@ -38,6 +38,7 @@ RESULTS = ROOT / "Benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "Benchmarks"))
 from pca_bench import machine, sgemm_peak, log  # noqa: E402
 
+SEEDS = (0, 1, 2)
 WORKLOADS = {
     "tybalt": dict(genes=5000, hidden=[], latent=100, batch=50, likelihood="bernoulli", objective="beta", beta=1.0),
     "scvi-b4": dict(genes=2000, hidden=[256, 128], latent=16, batch=256, likelihood="gaussian", objective="beta", beta=4.0),
@@ -74,11 +75,11 @@ def flops_per_cell(w):
     return total - 2 * w["genes"] * (w["hidden"][0] if w["hidden"] else 2 * w["latent"])
 
 
-def run_latent(bin_, path, w, epochs):
+def run_latent(bin_, path, w, epochs, seed):
     out = DATA / "vae_out"
     cmd = [bin_, "vae", path, "-o", out, "--latent", w["latent"], "--hidden", ",".join(map(str, w["hidden"])) or "none",
            "--batch-size", w["batch"], "--likelihood", w["likelihood"], "--objective", w["objective"], "--beta", w["beta"],
-           "--epochs", epochs, "--validation", 0, "--threads", 2, "--timing", "-q"]
+           "--epochs", epochs, "--validation", 0, "--threads", 2, "--timing", "-q", "--seed", seed]
     p = subprocess.run(list(map(str, cmd)), capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(p.stderr)
@@ -93,8 +94,8 @@ TORCH = r'''
 import json, sys, time, math
 import numpy as np, torch, anndata as ad
 torch.set_num_threads(2)
-torch.manual_seed(0)
 w = json.loads(sys.argv[2]); epochs = int(sys.argv[3])
+torch.manual_seed(int(sys.argv[4]))
 x = torch.from_numpy(np.asarray(ad.read_h5ad(sys.argv[1]).X, dtype=np.float32))
 n, g = x.shape
 k = w["latent"]
@@ -154,8 +155,8 @@ def torch_python():
     return py
 
 
-def run_torch(py, path, w, epochs):
-    p = subprocess.run([py, "-c", TORCH, path, json.dumps(w), str(epochs)], capture_output=True, text=True,
+def run_torch(py, path, w, epochs, seed):
+    p = subprocess.run([py, "-c", TORCH, path, json.dumps(w), str(epochs), str(seed)], capture_output=True, text=True,
                        env=dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2"))
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-3000:])
@@ -176,26 +177,31 @@ def main():
     for name in a.workloads:
         w = WORKLOADS[name]
         path = dataset(n, w["genes"], w["likelihood"] == "bernoulli")
+        # Three seeds each: after 20 epochs the loss still depends on the seed by several per cent
+        # (when latents wake up from the early KL collapse), so means are compared.
         log(f"{name}: latent")
-        ls, lloss = run_latent(a.latent, path, w, epochs)
+        lat = [run_latent(a.latent, path, w, epochs, s) for s in SEEDS]
+        ls, lloss, lsd = np.mean([x[0] for x in lat]), np.mean([x[1] for x in lat]), np.std([x[1] for x in lat])
         fl = flops_per_cell(w) * n / ls / 1e9
         if py:
             log(f"{name}: PyTorch")
-            t = run_torch(py, path, w, epochs)
-            tv = t["torch"]
-            ratio = t["s_per_epoch"] / ls
-            diff = (lloss - t["loss"]) / abs(t["loss"])
-            rows.append([name, f"{ls:.3f}", f"{n / ls:,.0f}", f"{t['s_per_epoch']:.3f}", f"{n / t['s_per_epoch']:,.0f}", f"{ratio:.2f}×",
+            ts = [run_torch(py, path, w, epochs, s) for s in SEEDS]
+            tv = ts[0]["torch"]
+            tsec, tloss, tsd = np.mean([t["s_per_epoch"] for t in ts]), np.mean([t["loss"] for t in ts]), np.std([t["loss"] for t in ts])
+            ratio = tsec / ls
+            diff = (lloss - tloss) / abs(tloss)
+            rows.append([name, f"{ls:.3f}", f"{n / ls:,.0f}", f"{tsec:.3f}", f"{n / tsec:,.0f}", f"{ratio:.2f}×",
                          "PASS" if ratio >= 2 else "FAIL", f"{fl:.0f}", f"{100 * fl / peak[0]:.0f}%" if peak else "",
-                         f"{lloss:.2f}", f"{t['loss']:.2f}", f"{100 * diff:+.1f}%", "PASS" if abs(diff) <= 0.02 else "FAIL"])
+                         f"{lloss:.2f} ± {lsd:.2f}", f"{tloss:.2f} ± {tsd:.2f}", f"{100 * diff:+.1f}%", "PASS" if abs(diff) <= 0.02 else "FAIL"])
         else:
             rows.append([name, f"{ls:.3f}", f"{n / ls:,.0f}", "", "", "", "", f"{fl:.0f}", f"{100 * fl / peak[0]:.0f}%" if peak else "",
-                         f"{lloss:.2f}", "", "", ""])
+                         f"{lloss:.2f} ± {lsd:.2f}", "", "", ""])
     header = ["workload", "latent s/epoch", "latent cells/s", "PyTorch s/epoch", "PyTorch cells/s", "speed-up", "≥2×",
-              "latent GFLOP/s", "of sgemm peak", f"latent loss (epoch {epochs})", "PyTorch loss", "difference", "≤2 %"]
-    notes += [f"{n:,} cells, {epochs} epochs, 2 threads; PyTorch {tv or 'not installed'}.",
+              "latent GFLOP/s", "of sgemm peak", f"latent loss (epoch {epochs}, mean ± sd of 3 seeds)", "PyTorch loss", "difference of means", "≤2 %"]
+    notes += [f"{n:,} cells, {epochs} epochs, 2 threads, seeds 0–2 (times and losses are means over the seeds); PyTorch {tv or 'not installed'}.",
               "Loss: the training objective's mean over the last epoch's batches (both tools sample their own noise and initial weights, so they agree in distribution, not to the digit).",
-              "GFLOP/s: the dense layers' forward and backward multiply–adds per cell × cells / training time."]
+              "GFLOP/s: the dense layers' forward and backward multiply–adds per cell × cells / training time.",
+              "At β = 4 the loss after 20 epochs depends on the seed by ±10–20 % for both tools (latents leave the early KL collapse at different epochs): there a difference of means beyond 2 % can still lie well within the seed spread, shown as ± sd."]
     if peak:
         notes.insert(0, f"sgemm peak (4,096³, system OpenBLAS core `{peak[1]}`, 2 threads): {peak[0]:.0f} GFLOP/s.")
     RESULTS.mkdir(parents=True, exist_ok=True)
