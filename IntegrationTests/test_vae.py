@@ -168,7 +168,12 @@ def test_tc_penalties_disentangle_better_than_beta_one_on_every_seed(tmp_path):
             r = latent("vae", tmp_path / "n.h5ad", "-o", out, "--latent", 8, "--hidden", "64", "--epochs", 40,
                        "--seed", seed, "--threads", 2, "-q", *args)
             assert r.rc == 0, r
+            # `latent metrics` ranks the models; the independent scikit-learn MIG above agrees.
+            latent("metrics", out / "embedding.h5ad", "--key", "obsm/X_vae", "-o", out / "metrics.tsv", "-q", check=True)
+            m = pd.read_csv(out / "metrics.tsv", sep="\t")
+            ours = m[(m.metric == "mig") & (m.latent == "all") & (m.factor == "all")].value.iloc[0]
             scores[name, seed] = mig(ad.read_h5ad(out / "embedding.h5ad").obsm["X_vae"], factors)
+            assert ours == pytest.approx(scores[name, seed], abs=1e-9)
     for seed in (0, 1, 2):
         assert scores["factor", seed] > scores["beta1", seed], scores
         assert scores["tc", seed] > scores["beta1", seed], scores
