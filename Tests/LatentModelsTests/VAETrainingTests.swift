@@ -11,7 +11,11 @@ final class VAETrainingTests: XCTestCase {
         var rng = SeededRNG(seed: seed)
         let sim = try Simulate.run(p, rng: &rng)
         let counts = sim.dataset.X
-        guard case .sparse(let s) = counts.isSparse ? counts : .sparse(SparseMatrix(dense: { if case .dense(let d) = counts { return d }; fatalError() }())) else { fatalError() }
+        let s: SparseMatrix
+        switch counts {
+        case .sparse(let m): s = m
+        case .dense(let d): s = SparseMatrix(dense: d)
+        }
         var logged = s
         logged.values = s.values.map { log1p($0) }
         let lib = VAEStage.rowSums(counts)
