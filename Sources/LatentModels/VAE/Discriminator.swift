@@ -96,6 +96,4 @@ public final class Discriminator<T: NetScalar> {
         return loss
     }
 
-    @inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + _log1p(_exp(-x)) : _log1p(_exp(x)) }
-    @inline(__always) func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + _exp(-x)) : _exp(x) / (1 + _exp(x)) }
 }

@@ -136,3 +136,7 @@ public enum SpecialFunctions {
         return r + Glibc.log(x) - 0.5 / x - series
     }
 }
+
+/// softplus and the logistic function in Double, written so neither overflows for large |x|.
+@inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + _log1p(_exp(-x)) : _log1p(_exp(x)) }
+@inline(__always) func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + _exp(-x)) : _exp(x) / (1 + _exp(x)) }

@@ -95,8 +95,6 @@ extension VAENetwork {
         }
     }
 
-    @inline(__always) func softplus(_ x: Double) -> Double { x > 0 ? x + _log1p(_exp(-x)) : _log1p(_exp(x)) }
-    @inline(__always) func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + _exp(-x)) : _exp(x) / (1 + _exp(x)) }
 
     /// The decoded mean expression of the last forward pass's rows into `out` (rows × genes):
     /// the Gaussian mean, the Bernoulli probability, or ρ·`scaleFactor` (NB; ZINB times 1 − π).
