@@ -100,6 +100,12 @@ report-screenshot: build chromium
 	    -o $(REPORT_OUT)/runs/enrich_$$model.tsv -q && \
 	  $(BIN) metrics $(REPORT_OUT)/runs/$$model.h5ad --key obsm/X_$$model --factors obs/State,obs/Hours,obs/Pseudotime \
 	    -o $(REPORT_OUT)/runs/metrics_$$model.tsv -q || exit 1; done
+	$(BIN) vae $(REPORT_OUT)/runs/norm.h5ad --latent 8 --hidden 128 --epochs 200 --batch-size 64 --seed 1 -o $(REPORT_OUT)/runs/vae -q
+	$(BIN) enrich $(REPORT_OUT)/runs/vae/embedding.h5ad --key varm/vae_loadings --gene-names gene_short_name --gene-sets go_bp \
+	  --top 10 -o $(REPORT_OUT)/runs/vae/enrich.tsv -q
+	$(BIN) metrics $(REPORT_OUT)/runs/vae/embedding.h5ad --key obsm/X_vae --factors obs/State,obs/Hours,obs/Pseudotime \
+	  -o $(REPORT_OUT)/runs/vae/metrics.tsv -q
+	$(BIN) traverse $(REPORT_OUT)/runs/vae/model.h5 --latent 0 -o $(REPORT_OUT)/runs/vae/traverse_z0.tsv -q
 	$(BIN) report $(REPORT_OUT)/runs -o $(REPORT_OUT)/report.html --color-by State --title "HSMM myoblast differentiation (Trapnell 2014)"
 	@mkdir -p $(dir $(REPORT_PNG))
 	$$(command -v chromium || command -v chromium-browser) --headless --no-sandbox --disable-gpu --hide-scrollbars \
