@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "CRuntime"),
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib", "CRuntime"], swiftSettings: fast),
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
-        .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "CBLAS", "CKernels"], swiftSettings: fast),
+        .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "LatentPreprocess", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
         .target(name: "LatentReport", dependencies: ["LatentCore", "LatentIO", "LatentModels"], swiftSettings: fast),
         .target(name: "LatentPipeline", dependencies: [
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "LatentCoreTests", dependencies: ["LatentCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentIOTests", dependencies: ["LatentIO", "LatentCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentPreprocessTests", dependencies: ["LatentPreprocess", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LatentModelsTests", dependencies: ["LatentModels", "LatentCore", "LatentIO", "LatentPreprocess"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentEnrichTests", dependencies: ["LatentEnrich", "LatentCore", "LatentIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentPipelineTests", dependencies: ["LatentPipeline", "LatentCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LatentReportTests", dependencies: ["LatentReport", "LatentModels", "LatentCore", "LatentIO"]),

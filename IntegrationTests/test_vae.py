@@ -135,6 +135,14 @@ def test_bad_inputs_are_one_line_and_leave_no_output(data, tmp_path):
     a[:, 1:].copy().write_h5ad(fewer)
     r = latent("vae", "encode", tmp_path / "m" / "model.h5", fewer, "-o", tmp_path / "enc.h5ad")
     assert_bad_input(r, str(fewer), a.var_names[0], output=tmp_path / "enc.h5ad")
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes((tmp_path / "m" / "model.h5").read_bytes())
+    with h5py.File(damaged, "r+") as f:
+        w = f["loadings"][:]
+        del f["loadings"]
+        f["loadings"] = w[:, :3]
+    r = latent("traverse", damaged, "--latent", 0)
+    assert_bad_input(r, str(damaged), "/loadings", "damaged")
     r = latent("vae", "encode", data / "norm.h5ad", data / "norm.h5ad", "-o", tmp_path / "enc.h5ad")
     assert_bad_input(r, str(data / "norm.h5ad"), "not a latent VAE model", output=tmp_path / "enc.h5ad")
 

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LatentCore
 @testable import LatentModels
+import LatentPreprocess
 
 final class VAETrainingTests: XCTestCase {
     /// Log-normalised counts of a small simulation with 3 programs.
@@ -18,7 +19,7 @@ final class VAETrainingTests: XCTestCase {
         }
         var logged = s
         logged.values = s.values.map { log1p($0) }
-        let lib = VAEStage.rowSums(counts)
+        let lib = rowTotals(counts).total
         return (.sparse(logged), counts, lib)
     }
 

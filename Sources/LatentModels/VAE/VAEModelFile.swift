@@ -62,7 +62,11 @@ public struct VAEModelFile {
         } catch {
             throw LatentError.badInput(path, "/@parameters", "cannot read the model's parameters (damaged or foreign file)")
         }
+        if let problem = params.problems().first {
+            throw LatentError.badInput(path, "/@parameters", "invalid model configuration: \(problem) (damaged or foreign file)")
+        }
         let genes = try f.strings("var_names", file: path)
+        guard !genes.isEmpty else { throw LatentError.badInput(path, "/var_names", "no genes (damaged file)") }
         var rng = SeededRNG(seed: 0)
         let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng)
         for t in net.parameters.tensors {
@@ -74,15 +78,29 @@ public struct VAEModelFile {
         }
         for stack in [net.encoder, net.decoder] {
             for (l, s) in stack.specs.enumerated() where s.batchNorm {
-                stack.runningMean[l] = try f.floats("state/\(stack.prefix).\(l).running_mean", file: path).values
-                stack.runningVar[l] = try f.floats("state/\(stack.prefix).\(l).running_var", file: path).values
+                for stat in ["running_mean", "running_var"] {
+                    let name = "state/\(stack.prefix).\(l).\(stat)"
+                    let v = try f.floats(name, file: path).values
+                    guard v.count == s.outputs else {
+                        throw LatentError.badInput(path, "/" + name, "has \(v.count) values for \(s.outputs) units (damaged file)")
+                    }
+                    if stat == "running_mean" { stack.runningMean[l] = v } else { stack.runningVar[l] = v }
+                }
             }
         }
         let (lv, lshape) = try f.floats("loadings", file: path)
+        let k = params.latent
+        guard lshape == [genes.count, k], lv.count == genes.count * k else {
+            throw LatentError.badInput(path, "/loadings", "shape \(lshape) is not genes × latents [\(genes.count), \(k)] (damaged file)")
+        }
+        let latentMean = try f.doubles("latent_mean", file: path), latentStd = try f.doubles("latent_std", file: path)
+        let kl = try f.doubles("kl_per_latent", file: path)
+        for (name, v) in [("latent_mean", latentMean), ("latent_std", latentStd), ("kl_per_latent", kl)] where v.count != k {
+            throw LatentError.badInput(path, "/" + name, "has \(v.count) values for \(k) latents (damaged file)")
+        }
         return VAEModelFile(parameters: params, network: net, genes: genes,
-                            latentMean: try f.doubles("latent_mean", file: path), latentStd: try f.doubles("latent_std", file: path),
+                            latentMean: latentMean, latentStd: latentStd,
                             scaleFactor: try f.doubles("scale_factor", file: path).first ?? 1,
-                            loadings: Matrix(rows: lshape[0], cols: lshape.count > 1 ? lshape[1] : 1, values: lv),
-                            klPerLatent: try f.doubles("kl_per_latent", file: path))
+                            loadings: Matrix(rows: genes.count, cols: k, values: lv), klPerLatent: kl)
     }
 }

@@ -84,12 +84,9 @@ extension VAENetwork {
                 case .bernoulli:
                     for gi in 0..<g { let p = sigmoid(Double(yr[gi])); factor[r * g + gi] = p * (1 - p) }
                 case .nb, .zinb:
-                    var mx = -Double.infinity
-                    for gi in 0..<g { mx = max(mx, Double(yr[gi])) }
-                    var se = 0.0
-                    for gi in 0..<g { se += _exp(Double(yr[gi]) - mx) }
+                    let lse = logSumExp(yr, g)
                     for gi in 0..<g {
-                        factor[r * g + gi] = _exp(Double(yr[gi]) - mx) / se
+                        factor[r * g + gi] = _exp(Double(yr[gi]) - lse)
                         if config.likelihood == .zinb { dropout[r * g + gi] = sigmoid(Double(yr[g + gi])) }
                     }
                 }

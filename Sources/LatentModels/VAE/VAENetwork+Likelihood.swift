@@ -31,11 +31,7 @@ extension VAENetwork {
             for r in 0..<rows {
                 let row = y + r * width, x = target + r * g, drow = dy + r * width
                 let lib = Double(library![r]), logLib = _log(lib)
-                var mx = -Double.infinity
-                for j in 0..<g { mx = max(mx, Double(row[j])) }
-                var se = 0.0
-                for j in 0..<g { se += _exp(Double(row[j]) - mx) }
-                let lse = mx + _log(se)
+                let lse = logSumExp(row, g)
                 var sumA = 0.0
                 for j in 0..<g {
                     let logRho = Double(row[j]) - lse
@@ -107,12 +103,9 @@ extension VAENetwork {
             let width = config.likelihood == .zinb ? 2 * g : g
             for r in 0..<rows {
                 let row = y + r * width
-                var mx = -Double.infinity
-                for j in 0..<g { mx = max(mx, Double(row[j])) }
-                var se = 0.0
-                for j in 0..<g { se += _exp(Double(row[j]) - mx) }
+                let lse = logSumExp(row, g)
                 for j in 0..<g {
-                    var v = _exp(Double(row[j]) - mx) / se * scaleFactor
+                    var v = _exp(Double(row[j]) - lse) * scaleFactor
                     if width > g { v *= 1 - sigmoid(Double(row[g + j])) }
                     out[r * g + j] = T(v)
                 }
@@ -128,3 +121,13 @@ import Glibc
 import Darwin
 @usableFromInline func _log1p(_ x: Double) -> Double { Darwin.log1p(x) }
 #endif
+
+/// log Σ_j e^{x_j} over n values, the maximum subtracted first (no overflow), in Double: the
+/// normaliser of the NB expression proportions ρ = softmax(decoder logits).
+@inline(__always) func logSumExp<T: NetScalar>(_ x: UnsafePointer<T>, _ n: Int) -> Double {
+    var mx = -Double.infinity
+    for j in 0..<n { mx = max(mx, Double(x[j])) }
+    var se = 0.0
+    for j in 0..<n { se += _exp(Double(x[j]) - mx) }
+    return mx + _log(se)
+}

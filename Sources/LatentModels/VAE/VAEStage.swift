@@ -1,7 +1,7 @@
-import Dispatch
 import Foundation
 import LatentCore
 import LatentIO
+import LatentPreprocess
 
 /// The `vae` stage: an h5ad in, `OUT_DIR/{model.h5, embedding.h5ad, history.tsv}` out.
 ///
@@ -29,7 +29,7 @@ public enum VAEStage {
     public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
                            toolVersion: String = "unknown", notes: (String) -> Void = { _ in }) throws -> Summary {
         if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
-        var clock = StageClock()
+        let clock = Stopwatch()
         var warnings: [String] = []
         var ds = try H5AD.read(input, warnings: &warnings)
         warnings.forEach(notes)
@@ -48,7 +48,7 @@ public enum VAEStage {
             var probe = ds
             probe.X = counts
             try Validate.counts(probe, file: input, key: "layers/\(p.countsLayer)", purpose: "the \(p.likelihood.rawValue) likelihood needs raw counts")
-            let lib = rowSums(counts)
+            let lib = rowTotals(counts).total
             if let empty = lib.firstIndex(where: { $0 <= 0 }) {
                 throw LatentError.badInput(input, "layers/\(p.countsLayer)[cell '\(ds.obs.index[empty])']", "cell has no counts over the \(ds.nVars) genes",
                                            hint: "filter empty cells first (`latent normalize --min-counts 1`)")
@@ -79,7 +79,7 @@ public enum VAEStage {
         let latentMean = mu.map { $0 / n }
         let latentStd = (0..<k).map { j in max(0, sq[j] / n - latentMean[j] * latentMean[j]).squareRoot() }
         let active = (0..<k).filter { kl[$0] > p.activeThreshold }
-        let scale = library.map { median($0) } ?? 1
+        let scale = library.flatMap { median($0) } ?? 1
         let loadings = net.loadings(at: mean, scaleFactor: scale)
 
         let tEmbed = clock.lap()
@@ -169,30 +169,5 @@ public enum VAEStage {
             try? fm.removeItem(atPath: tmp)
             throw error
         }
-    }
-
-    static func rowSums(_ m: MatrixData) -> [Double] {
-        switch m {
-        case .dense(let d):
-            return (0..<d.rows).map { i in var s = 0.0; for j in 0..<d.cols { s += Double(d.values[i * d.cols + j]) }; return s }
-        case .sparse(let s):
-            return (0..<s.rows).map { i in var t = 0.0; for p in s.indptr[i]..<s.indptr[i + 1] { t += Double(s.values[p]) }; return t }
-        }
-    }
-
-    /// Wall-clock laps (monotonic).
-    struct StageClock {
-        var last = DispatchTime.now().uptimeNanoseconds
-        mutating func lap() -> Double {
-            let now = DispatchTime.now().uptimeNanoseconds
-            defer { last = now }
-            return Double(now - last) / 1e9
-        }
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        if s.isEmpty { return 1 }
-        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
     }
 }

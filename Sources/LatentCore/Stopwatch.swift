@@ -1,10 +1,12 @@
 import Dispatch
 
 /// Seconds between laps, for `--timing`.
-final class Stopwatch {
+public final class Stopwatch {
     private var last = DispatchTime.now().uptimeNanoseconds
 
-    func lap() -> Double {
+    public init() {}
+
+    public func lap() -> Double {
         let now = DispatchTime.now().uptimeNanoseconds
         defer { last = now }
         return Double(now - last) / 1e9
