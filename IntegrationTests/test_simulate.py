@@ -55,3 +55,25 @@ def test_same_seed_same_bytes(tmp_path):
         latent("simulate", "--cells", "200", "--genes", "300", "--programs", "3", "--seed", "5", "-o", tmp_path / f"{name}.h5ad", "-q", check=True)
     assert (tmp_path / "a.h5ad").read_bytes() == (tmp_path / "b.h5ad").read_bytes()
     assert (tmp_path / "a.programs.gmt").read_text() == (tmp_path / "b.programs.gmt").read_text()
+
+
+def test_one_effect_per_program(tmp_path):
+    """`--effect 0.5,2`: programs of unequal strength, cycled over the programs and recorded in uns;
+    the strong programs' genes vary more between on and off cells than the weak ones'."""
+    out = tmp_path / "e.h5ad"
+    latent("simulate", "--cells", "1000", "--genes", "300", "--programs", "4", "--factors", "categorical",
+           "--effect", "0.5,2", "--seed", "2", "-o", out, "-q", check=True)
+    a = ad.read_h5ad(out)
+    progs = a.uns["simulation"]["programs"]
+    assert [progs[f"PROGRAM_{k}"]["effect"] for k in range(1, 5)] == [0.5, 2.0, 0.5, 2.0]
+    X = a.X.toarray()
+    X = X / X.sum(1, keepdims=True)
+    genes = {g: i for i, g in enumerate(a.var_names)}
+    fold = []
+    for k in range(1, 5):
+        cols = [genes[g] for g in progs[f"PROGRAM_{k}"]["genes"]]
+        on = (a.obs[f"factor_{k}"] == "on").to_numpy()
+        fold.append(np.log(X[on][:, cols].mean() / X[~on][:, cols].mean()))
+    assert max(fold[0], fold[2]) < 0.8 < 1.5 < min(fold[1], fold[3]), fold
+    r = latent("simulate", "--effect", "1,x", "-o", tmp_path / "bad.h5ad")
+    assert r.rc == 2 and "--effect" in r.err and not (tmp_path / "bad.h5ad").exists(), r

@@ -5,6 +5,35 @@
 // result, and avoids log(1 + x) losing the low bits of tiny x (1 + 1e-10 is not exact in double).
 #define SMALL 1e-4f
 
+// e^x in float, inline so loops over it vectorise without libmvec: glibc's vector expf sends
+// every lane outside its fast range (x < -87.3, common: far-apart densities, saturated logits)
+// to the scalar expf one lane at a time. Cody–Waite reduction x = k·ln2 + r and Cephes' degree-6
+// polynomial on |r| ≤ ln2/2 (within 2 ulp); results below 2^-126 flush to 0, above 88.72 are
+// +inf, NaN stays NaN, as expf's.
+static inline float lk_expf(float x) {
+    float c = fminf(fmaxf(x, -87.33f), 88.72f);
+    float k = rintf(c * 1.44269504088896341f);
+    float r = fmaf(k, -0.693359375f, c);
+    r = fmaf(k, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
+    // 2^k for k up to 128 (near 88.72): 2^127 times 2, as 2^128 is not a float.
+    int ki = (int)k;
+    y = ki > 127 ? y * 2.0f : y;
+    ki = ki > 127 ? 127 : ki;
+    union { int i; float f; } scale;
+    scale.i = (ki + 127) << 23;
+    float e = y * scale.f;
+    e = x < -87.33f ? 0.0f : e;
+    e = x > 88.72f ? INFINITY : e;
+    return x != x ? x : e;
+}
+
 void lk_log1p_f32(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
@@ -37,11 +66,21 @@ void lk_expm1_f32(const float *x, float *out, size_t n) {
 }
 
 void lk_exp_f32(const float *x, float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = expf(x[i]);
+    // In place (the common call) gets its own loop: the two-pointer loop's overlap check sends
+    // x == out to the scalar path.
+    if (x == out) {
+        for (size_t i = 0; i < n; i++) out[i] = lk_expf(out[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = lk_expf(x[i]);
 }
 
 void lk_sigmoid_f32(const float *x, float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-x[i]));
+    if (x == out) {
+        for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + lk_expf(-out[i]));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + lk_expf(-x[i]));
 }
 
 // The sums are reassociated so that the loops vectorise; the order is fixed at compile time, so
@@ -52,7 +91,7 @@ double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, 
     double total = 0;
     for (size_t i = 0; i < n; i++) {
         float v = y[i], a = fabsf(v);
-        float e = expf(-a);
+        float e = lk_expf(-a);
         float sp = (v > 0 ? v : 0.0f) + logf(1.0f + e);   // log1pf has no vector version; e ≤ 1, so 1 + e loses < 1e-7 absolute
         total += (double)(sp - t[i] * v);
         float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
@@ -82,5 +121,49 @@ void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b
         m[i] = mi;
         v[i] = vi;
         w[i] -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+void lk_tc_densities_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
+                         const float *restrict hl, const float *restrict w, size_t m, size_t k,
+                         float *restrict e, float *restrict max_k, float *restrict sum_k) {
+    for (size_t c = 0; c < k; c++) { max_k[c] = -3.4e38f; sum_k[c] = 0.0f; }
+    for (size_t j = 0; j < m; j++) {
+        const float *mj = mu + j * k, *ij = iv + j * k, *hj = hl + j * k;
+        float *ej = e + j * k;
+        const float wj = w[j];
+        for (size_t c = 0; c < k; c++) {
+            float d = z[c] - mj[c];
+            float v = hj[c] - 0.5f * d * d * ij[c] + wj;
+            ej[c] = v;
+            max_k[c] = v > max_k[c] ? v : max_k[c];
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        float *ej = e + j * k;
+        for (size_t c = 0; c < k; c++) {
+            float x = lk_expf(ej[c] - max_k[c]);
+            ej[c] = x;
+            sum_k[c] += x;
+        }
+    }
+}
+
+void lk_tc_backward_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
+                        const float *restrict qa, const float *restrict rk, const float *restrict e,
+                        size_t m, size_t k, float *restrict grad, float *restrict dz) {
+    for (size_t j = 0; j < m; j++) {
+        const float *mj = mu + j * k, *ij = iv + j * k, *ej = e + j * k;
+        float *dmu = grad + j * 2 * k, *dlv = dmu + k;
+        const float q = qa[j];
+        for (size_t c = 0; c < k; c++) {
+            float coef = q + rk[c] * ej[c];
+            float d = z[c] - mj[c];
+            float u = d * ij[c];
+            float cu = coef * u;
+            dz[c] -= cu;
+            dmu[c] += cu;
+            dlv[c] += coef * (u * d - 1.0f) * 0.5f;
+        }
     }
 }

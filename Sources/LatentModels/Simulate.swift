@@ -5,7 +5,7 @@ import LatentCore
 /// Model: K gene programs; cell c has one independent factor per program, a_ck — continuous
 /// (standard normal) or categorical (on/off with probability ½); gene g has a baseline mean μ_g
 /// (log-normal) and NB dispersion θ_g (log-normal around `theta`); the cell's library size L_c is
-/// log-normal. Then λ_cg = L_c · μ_g · exp(effect · Σ_k a_ck · [g ∈ program k]) / Σ_g' μ_g', and
+/// log-normal. Then λ_cg = L_c · μ_g · exp(Σ_k effect_k · a_ck · [g ∈ program k]) / Σ_g' μ_g', and
 /// the count is Gamma–Poisson: Poisson(Gamma(θ_g, λ_cg/θ_g)), i.e. NB(mean λ, dispersion θ).
 public enum Simulate {
     public enum FactorKind: String, Sendable, Codable, CaseIterable { case continuous, categorical, mixed }
@@ -16,6 +16,10 @@ public enum Simulate {
         public var programs = 8
         public var programSize = 40
         public var effect = 1.0
+        /// One effect per program (cycled when shorter), overriding `effect`: programs of unequal
+        /// strength, as in real tissue, give the covariance distinct eigen-directions along the
+        /// factors, which equal effects leave free to rotate.
+        public var effects: [Double] = []
         public var factorKind: FactorKind = .mixed
         public var meanLibrarySize = 5000.0
         public var theta = 10.0
@@ -87,12 +91,13 @@ public enum Simulate {
             kinds.append(kind)
             for c in 0..<n { factors[k][c] = kind == .continuous ? rng.normal() : (rng.uniform() < 0.5 ? 0 : 1) }
         }
+        let effect = (0..<K).map { p.effects.isEmpty ? p.effect : p.effects[$0 % p.effects.count] }
         var indptr = [0], indices = [Int32](), values = [Float]()
         for c in 0..<n {
             for j in 0..<g {
                 var shift = 0.0
-                for k in membership[j] { shift += factors[k][c] }
-                let lambda = library[c] * mu[j] / muSum * exp(p.effect * shift)
+                for k in membership[j] { shift += effect[k] * factors[k][c] }
+                let lambda = library[c] * mu[j] / muSum * exp(shift)
                 let count = rng.poisson(rng.gamma(shape: theta[j], scale: lambda / theta[j]))
                 if count > 0 { indices.append(Int32(j)); values.append(Float(count)) }
             }
@@ -114,7 +119,7 @@ public enum Simulate {
         var progDict = OrderedDict()
         for (k, prog) in programs.enumerated() {
             progDict[prog.name] = .dict(OrderedDict([("factor", .string("factor_\(k + 1)")), ("kind", .string(kinds[k].rawValue)),
-                                                     ("genes", .strings(prog.genes))]))
+                                                     ("effect", .double(effect[k])), ("genes", .strings(prog.genes))]))
         }
         ds.uns["simulation"] = .dict(OrderedDict([
             ("programs", .dict(progDict)),

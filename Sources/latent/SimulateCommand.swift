@@ -23,7 +23,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Number of genes.") var genes: Int = 2000
     @Option(help: "Number of gene programs (one factor each).") var programs: Int = 8
     @Option(name: .customLong("program-size"), help: "Genes per program (without --gene-sets).") var programSize: Int = 40
-    @Option(help: "Log-fold effect of a unit of factor activity on its program's genes.") var effect: Double = 1.0
+    @Option(help: "Log-fold effect of a unit of factor activity on its program's genes; a comma list gives one per program (cycled), e.g. 1,1.5,2,2.5.") var effect: String = "1.0"
     @Option(help: "continuous | categorical | mixed (alternating).") var factors: Simulate.FactorKind = .mixed
     @Option(help: "Mean NB dispersion θ (larger = closer to Poisson).") var theta: Double = 10
     @Option(name: .customLong("gene-sets"), help: "Draw programs from this GMT (or a shipped name) so enrichment can find them.") var geneSets: String?
@@ -34,6 +34,16 @@ struct SimulateCommand: ParsableCommand {
         if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
         if cells < 2 || genes < 2 || programs < 1 { throw ValidationError("need --cells ≥ 2, --genes ≥ 2, --programs ≥ 1") }
         if !(theta > 0) { throw ValidationError("--theta must be positive") }
+        _ = try effects()
+    }
+
+    func effects() throws -> [Double] {
+        let parts = effect.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, values.count == parts.count, values.allSatisfy(\.isFinite) else {
+            throw ValidationError("--effect '\(effect)': expected a number or a comma list of numbers")
+        }
+        return values
     }
 
     func run() throws {
@@ -41,7 +51,7 @@ struct SimulateCommand: ParsableCommand {
         var rng = run.rng()
         var p = Simulate.Parameters()
         p.cells = cells; p.genes = genes; p.programs = programs; p.programSize = programSize
-        p.effect = effect; p.factorKind = factors; p.theta = theta
+        p.effects = try effects(); p.effect = p.effects[0]; p.factorKind = factors; p.theta = theta
         var sets: [(name: String, genes: [String])]? = nil
         if let g = geneSets { sets = try GMT.read(Resources.geneSetPath(g)).map { ($0.name, $0.genes) } }
         let result = try Simulate.run(p, geneSets: sets, rng: &rng)

@@ -24,10 +24,12 @@ final class VAEGradientTests: XCTestCase {
     }
 
     /// Checks dLoss/dθ for every parameter of `net` (and of its discriminator's input path).
-    func check(_ config: VAEParameters, weights: StepWeights = StepWeights(klWeight: 1.5, capacity: 2),
+    func check(_ config: VAEParameters, weights: StepWeights = StepWeights(klWeight: 1.5, capacity: 2), threads: Int = 1,
                file: StaticString = #filePath, line: UInt = #line) {
         var initRNG = SeededRNG(seed: 11)
         let net = VAENetwork<Double>(genes: genes, config: config, datasetSize: 40, maxRows: rows, rng: &initRNG)
+        net.threads = threads
+        net.tcRowsPerThread = 2
         // Move BN scales and NB dispersions off their initial 1 / 0 so that their gradients are generic.
         for t in net.parameters.tensors where t.name.contains("bn.") || t.name.contains("log_theta") {
             for i in 0..<t.count { net.parameters.values[t.offset + i] += 0.3 * sin(Double(i + 1)) }
@@ -86,6 +88,11 @@ final class VAEGradientTests: XCTestCase {
     }
     func testTCMinibatchWeighted() { check(config { $0.objective = .tc; $0.alpha = 0.7; $0.gamma = 1.3; $0.tcSampling = .mws }) }
     func testTCMinibatchStratified() { check(config { $0.objective = .tc; $0.alpha = 1.2; $0.gamma = 0.8; $0.tcSampling = .mss }) }
+    /// The sweep split over samples, each range with its own gradient buffer.
+    func testTCSplitOverThreads() {
+        check(config { $0.objective = .tc; $0.alpha = 0.7; $0.gamma = 1.3; $0.tcSampling = .mss }, threads: 2)
+        check(config { $0.objective = .tc; $0.tcSampling = .mws }, threads: 3)
+    }
     func testFactorVAEThroughDiscriminator() { check(config { $0.objective = .factor; $0.gamma = 3; $0.discriminatorHidden = [5, 4] }) }
     func testL1OnDecoderWeights() { check(config { $0.l1 = 0.05 }) }
 
@@ -114,9 +121,15 @@ final class VAEGradientTests: XCTestCase {
     /// The minibatch estimator against a direct evaluation of its definition (independent code:
     /// densities from their formulas, log-sum-exp by brute force).
     func testTCEstimatorMatchesDefinition() {
+        for threads in 1...3 { checkTCEstimator(threads: threads) }
+    }
+
+    func checkTCEstimator(threads: Int) {
         var rng = SeededRNG(seed: 21)
         let cfg = config { $0.objective = .tc }
         let net = VAENetwork<Double>(genes: genes, config: cfg, datasetSize: 40, maxRows: rows, rng: &rng)
+        net.threads = threads
+        net.tcRowsPerThread = 2
         let (x, target, library) = data(.gaussian)
         var r2 = SeededRNG(seed: 4)
         let t = x.withUnsafeBufferPointer { xp in target.withUnsafeBufferPointer { tp in library.withUnsafeBufferPointer { lp in
@@ -198,6 +211,40 @@ final class VAEGradientTests: XCTestCase {
                     XCTAssertEqual(Double(j[g, c]), fd, accuracy: 2e-3 * max(1, abs(fd)), "\(lk) gene \(g) latent \(c)")
                 }
             }
+        }
+    }
+}
+
+/// The Float training path (C kernels for the TC sweep, two threads) against the Double path the
+/// finite differences check: same weights, same data, same noise.
+final class VAEFloatPathTests: XCTestCase {
+    func testTCFloatKernelsMatchDoublePath() {
+        let genes = 12, rows = 150
+        var cfg = VAEParameters()
+        cfg.latent = 5; cfg.hidden = [8]; cfg.objective = .tc; cfg.alpha = 0.8; cfg.gamma = 1.2
+        for sampling in [VAEParameters.TCSampling.mws, .mss] {
+            cfg.tcSampling = sampling
+            var r1 = SeededRNG(seed: 5), r2 = SeededRNG(seed: 5)
+            let f = VAENetwork<Float>(genes: genes, config: cfg, datasetSize: 1000, maxRows: rows, rng: &r1)
+            let d = VAENetwork<Double>(genes: genes, config: cfg, datasetSize: 1000, maxRows: rows, rng: &r2)
+            for i in 0..<f.parameters.count { d.parameters.values[i] = Double(f.parameters.values[i]) }
+            f.threads = 2
+            var data = SeededRNG(seed: 9)
+            let x = (0..<(rows * genes)).map { _ in Float(log1p(Double(data.poisson(2)))) }
+            let xd = x.map(Double.init)
+            var n1 = SeededRNG(seed: 4), n2 = SeededRNG(seed: 4)
+            let w = StepWeights(klWeight: 3, capacity: 0)
+            let tf = x.withUnsafeBufferPointer { f.step(x: $0.baseAddress!, target: $0.baseAddress!, library: nil, rows: rows, weights: w, training: true, backward: true, rng: &n1) }
+            let td = xd.withUnsafeBufferPointer { d.step(x: $0.baseAddress!, target: $0.baseAddress!, library: nil, rows: rows, weights: w, training: true, backward: true, rng: &n2) }
+            XCTAssertEqual(tf.tc, td.tc, accuracy: 1e-3 * max(1, abs(td.tc)))
+            XCTAssertEqual(tf.mi, td.mi, accuracy: 1e-3 * max(1, abs(td.mi)))
+            XCTAssertEqual(tf.dimKL, td.dimKL, accuracy: 1e-3 * max(1, abs(td.dimKL)))
+            var worst = 0.0, scale = 0.0
+            for i in 0..<d.parameters.count {
+                worst = max(worst, abs(Double(f.parameters.grads[i]) - d.parameters.grads[i]))
+                scale = max(scale, abs(d.parameters.grads[i]))
+            }
+            XCTAssertLessThan(worst, 1e-3 * scale, "\(sampling): gradients of the Float path differ from the Double path's")
         }
     }
 }

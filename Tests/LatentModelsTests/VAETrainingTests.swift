@@ -115,3 +115,36 @@ final class VAETrainingTests: XCTestCase {
         XCTAssertEqual(o.history[o.bestEpoch - 1].validation!.loss, best)
     }
 }
+
+/// The float kernels' own e^x (Cody–Waite + polynomial) against Double exp: within 2 ulp over
+/// the whole range, 0 below the smallest normal, +inf above the largest finite, NaN kept.
+final class FloatKernelTests: XCTestCase {
+    func testExpMatchesDoubleExpToTwoUlp() {
+        var x: [Float] = stride(from: -87.3, through: 88.7, by: 0.0137).map { Float($0) }
+        x += [0, -0, 1e-30, -1e-30, 0.5, -0.5, Float(log(2.0)), 88.72, -87.33]
+        var y = x
+        y.withUnsafeMutableBufferPointer { Float.expInPlace($0.baseAddress!, $0.count) }
+        var worst = 0.0
+        for (v, e) in zip(x, y) {
+            let ref = exp(Double(v))
+            let ulp = Double(Float(ref).ulp)
+            worst = max(worst, abs(Double(e) - ref) / ulp)
+        }
+        XCTAssertLessThanOrEqual(worst, 2, "worst error in ulp")
+        var edges: [Float] = [-88, -100, -Float.infinity, 89, 1000, .infinity, .nan]
+        edges.withUnsafeMutableBufferPointer { Float.expInPlace($0.baseAddress!, $0.count) }
+        XCTAssertEqual(Array(edges[0..<3]), [0, 0, 0])
+        XCTAssertEqual(Array(edges[3..<6]), [.infinity, .infinity, .infinity])
+        XCTAssertTrue(edges[6].isNaN)
+    }
+
+    func testSigmoidMatchesDouble() {
+        let x: [Float] = stride(from: -100, through: 100, by: 0.173).map { Float($0) }
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Float.sigmoid(xp.baseAddress!, $0.baseAddress!, x.count) } }
+        for (v, s) in zip(x, y) {
+            let ref = 1 / (1 + exp(-Double(v)))
+            XCTAssertEqual(Double(s), ref, accuracy: 3e-7 * max(ref, 1e-30) + 1e-38, "sigmoid(\(v))")
+        }
+    }
+}

@@ -12,8 +12,10 @@ void lk_log2p1_f32(float *x, size_t n);
 /// out[i] = exp(x[i]) - 1.
 void lk_expm1_f32(const float *x, float *out, size_t n);
 
-// Neural-network element-wise kernels (Float32, vectorised through libmvec). Losses are summed
-// in double; gradients are written already multiplied by `scale` (1/batch size).
+// Neural-network element-wise kernels (Float32). e^x is the kernels' own vectorised polynomial
+// (within 2 ulp; libmvec's expf turns scalar for every underflowing lane); logf goes through
+// libmvec. Losses are summed in double; gradients are written already multiplied by `scale`
+// (1/batch size).
 
 /// out[i] = exp(x[i]).
 void lk_exp_f32(const float *x, float *out, size_t n);
@@ -28,4 +30,16 @@ double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, flo
 /// step_size = lr/(1 − β₁ᵗ) and inv_sqrt_bc2 = 1/√(1 − β₂ᵗ)); g is multiplied by grad_scale first.
 void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
                  float step_size, float inv_sqrt_bc2, float eps, float grad_scale);
+
+// β-TCVAE's per-latent densities for one sample z (k latents) against a batch of m posteriors
+// (row-major m × k: mu, iv = e^{-log σ²}, hl = -½(log 2π + log σ²)), with log weights w (m).
+// e[j,c] = exp(L[j,c] + w[j] - max_k[c]) for L[j,c] = hl - ½(z[c] - mu)²·iv; max_k[c] = the
+// maximum over j of L + w; sum_k[c] = Σ_j e[j,c].
+void lk_tc_densities_f32(const float *z, const float *mu, const float *iv, const float *hl,
+                         const float *w, size_t m, size_t k, float *e, float *max_k, float *sum_k);
+// Their backward pass: with coef = qa[j] + rk[c]·e[j,c] and u = (z[c] - mu)·iv,
+// dz[c] -= Σ_j coef·u; dmu[j,c] += coef·u; dlv[j,c] += coef·(u·(z[c] - mu) - 1)/2, where dmu
+// and dlv are rows of stride 2k (dlv = dmu + k).
+void lk_tc_backward_f32(const float *z, const float *mu, const float *iv, const float *qa,
+                        const float *rk, const float *e, size_t m, size_t k, float *grad, float *dz);
 #endif

@@ -14,106 +14,125 @@ import LatentCore
 /// the paper's appendix (the authors' code indexes the stratum weight differently).
 /// Log-sum-exps are taken in Double, after subtracting the maximum.
 extension VAENetwork {
-    struct TCEstimate { var tc = 0.0, mi = 0.0, dimKL = 0.0 }
+    struct TCEstimate {
+        var tc = 0.0, mi = 0.0, dimKL = 0.0
+        static func + (a: TCEstimate, b: TCEstimate) -> TCEstimate {
+            TCEstimate(tc: a.tc + b.tc, mi: a.mi + b.mi, dimKL: a.dimKL + b.dimKL)
+        }
+    }
 
+    /// The joint densities Σ_c L_ijc of all pairs come from two Double gemms of the expanded
+    /// square, Σ_c [hl_jc − ½μ_jc²/σ²_jc] + Σ_c z_ic·μ_jc/σ²_jc − ½Σ_c z_ic²/σ²_jc (Double, as
+    /// the expansion cancels). The per-latent terms are swept per sample i with the latent index
+    /// innermost (vectorised over c). The samples are split into contiguous ranges, one per
+    /// thread, each accumulating its μ/log σ² gradients in its own buffer, added to dEnc in range
+    /// order: the result depends on the thread count but not on scheduling.
     func totalCorrelation(rows m: Int, weights: (alpha: Double, beta: Double, gamma: Double)?, backward: Bool) -> TCEstimate {
         let k = latent
         let enc = encoder.output
         let n = Double(max(datasetSize, m))
         let log2pi = _log(2 * Double.pi)
-        // Per sample i: L (M×K) = log q(z_ik | x_j); E = exp(L + log w_ij − max_j), exponentiated
-        // in one vectorised pass and reused for the backward softmax weights.
-        let L = UnsafeMutablePointer<T>.allocate(capacity: m * k), E = UnsafeMutablePointer<T>.allocate(capacity: m * k)
-        let invVar = UnsafeMutablePointer<T>.allocate(capacity: m * k), halfLogVar = UnsafeMutablePointer<T>.allocate(capacity: m * k)
-        defer { L.deallocate(); E.deallocate(); invVar.deallocate(); halfLogVar.deallocate() }
+        let mk = m * k
+        // μ, e^{−lv} and −½(log 2π + lv), contiguous M×K.
+        let shared = UnsafeMutablePointer<T>.allocate(capacity: 3 * mk)
+        defer { shared.deallocate() }
+        let mu = shared, invVar = shared + mk, halfLogVar = shared + 2 * mk
         for j in 0..<m {
             for c in 0..<k {
                 let lv = enc[j * 2 * k + k + c]
+                mu[j * k + c] = enc[j * 2 * k + c]
                 invVar[j * k + c] = T.exp(-lv)
                 halfLogVar[j * k + c] = T(-0.5 * log2pi) - lv / 2
             }
         }
+        // joint[i, j] = Σ_c L_ijc (M×M, Double).
+        let dbl = UnsafeMutablePointer<Double>.allocate(capacity: 4 * mk + m + m * m)
+        defer { dbl.deallocate() }
+        let zD = dbl, zSq = dbl + mk, muIv = dbl + 2 * mk, ivD = dbl + 3 * mk, base = dbl + 4 * mk, joint = base + m
+        for j in 0..<m {
+            var b = 0.0
+            for c in 0..<k {
+                let e = j * k + c
+                let iv = Double(invVar[e]), u = Double(mu[e]), zz = Double(z[e])
+                ivD[e] = iv; muIv[e] = u * iv; zD[e] = zz; zSq[e] = zz * zz
+                b += Double(halfLogVar[e]) - 0.5 * u * u * iv
+            }
+            base[j] = b
+        }
+        for i in 0..<m { for j in 0..<m { joint[i * m + j] = base[j] } }
+        Double.gemm(false, true, m, m, k, 1, zD, k, muIv, k, 1, joint, m)
+        Double.gemm(false, true, m, m, k, -0.5, zSq, k, ivD, k, 1, joint, m)
         let mss = config.tcSampling == .mss && m > 2
         let mm = Double(m - 1)
         let logMWS = -_log(n * Double(m))
         let logDiag = -_log(n), logStrat = _log((n - mm) / (n * mm)), logOther = -_log(mm)
-        @inline(__always) func logW(_ i: Int, _ j: Int) -> Double {
-            if !mss { return logMWS }
-            if i == j { return logDiag }
-            return j == (i + 1) % m ? logStrat : logOther
+        let cq = T(weights.map { ($0.beta - $0.alpha) / Double(m) } ?? 0)
+        let cp = T(weights.map { ($0.gamma - $0.beta) / Double(m) } ?? 0)
+        let cx = T(weights.map { $0.alpha / Double(m) } ?? 0)
+        let cz = T(weights.map { $0.gamma / Double(m) } ?? 0)
+        let parts = max(1, min(threads, m / max(1, tcRowsPerThread)))
+        var estimates = [TCEstimate](repeating: TCEstimate(), count: parts)
+        // Per part: E (M×K), a, log w (M), four K-vectors; then the private dEnc (M×2K) of every
+        // part after the first.
+        let perPart = mk + 2 * m + 4 * k
+        let privateGrad = backward ? 2 * mk : 0
+        let work = UnsafeMutablePointer<T>.allocate(capacity: parts * perPart + (parts - 1) * privateGrad)
+        defer { work.deallocate() }
+        if backward && parts > 1 { (work + parts * perPart).update(repeating: 0, count: (parts - 1) * privateGrad) }
+        estimates.withUnsafeMutableBufferPointer { out in
+            Runtime.parallelFor(parts, threads: parts) { part in
+                let lo = m * part / parts, hi = m * (part + 1) / parts
+                let E = work + part * perPart, a = E + mk, logw = a + m
+                let maxK = logw + m, sumK = maxK + k, dzi = sumK + k, rK = dzi + k
+                let grad = part == 0 ? dEnc : work + parts * perPart + (part - 1) * privateGrad
+                var est = TCEstimate()
+                for i in lo..<hi {
+                    let zi = z + i * k, row = joint + i * m
+                    for j in 0..<m {
+                        logw[j] = T(!mss ? logMWS : (i == j ? logDiag : (j == (i + 1) % m ? logStrat : logOther)))
+                    }
+                    // log q(z_i): softmax weights a_j of the joint densities.
+                    var mx = -Double.infinity
+                    for j in 0..<m { mx = max(mx, row[j] + Double(logw[j])) }
+                    for j in 0..<m { a[j] = T(row[j] + Double(logw[j]) - mx) }
+                    T.expInPlace(a, m)
+                    var se = 0.0
+                    for j in 0..<m { se += Double(a[j]) }
+                    let logqz = mx + _log(se)
+                    let inv = T(1 / se)
+                    for j in 0..<m { a[j] *= inv }
+                    // log Π_c q(z_ic): one log-sum-exp per latent over L_ijc + log w_ij.
+                    T.tcDensities(z: zi, mu: mu, iv: invVar, hl: halfLogVar, w: logw, m: m, k: k, e: E, maxK: maxK, sumK: sumK)
+                    var logqzProd = 0.0, logpz = 0.0
+                    for c in 0..<k {
+                        logqzProd += Double(maxK[c]) + _log(Double(sumK[c]))
+                        let v = Double(zi[c])
+                        logpz -= 0.5 * (log2pi + v * v)
+                    }
+                    let logqzx = row[i]
+                    est.mi += logqzx - logqz
+                    est.tc += logqz - logqzProd
+                    est.dimKL += logqzProd - logpz
+                    guard backward else { continue }
+                    // dLoss/dL_ijc = cq·a_j + cp·E_jc/Σ_j E_jc + [i = j]·cx, then through L to
+                    // z_i, μ_j and lv_j.
+                    for c in 0..<k { rK[c] = cp / sumK[c]; dzi[c] = 0 }
+                    for j in 0..<m { a[j] = cq * a[j] + (i == j ? cx : 0) }
+                    T.tcBackward(z: zi, mu: mu, iv: invVar, qa: a, rk: rK, e: E, m: m, k: k, grad: grad, dz: dzi)
+                    // −γ·log p(z): d/dz = γ·z.
+                    for c in 0..<k { dz[i * k + c] += dzi[c] + cz * zi[c] }
+                }
+                out[part] = est
+            }
         }
-        var est = TCEstimate()
-        let cq = weights.map { ($0.beta - $0.alpha) / Double(m) } ?? 0
-        let cp = weights.map { ($0.gamma - $0.beta) / Double(m) } ?? 0
-        let cx = weights.map { $0.alpha / Double(m) } ?? 0
-        let cz = weights.map { $0.gamma / Double(m) } ?? 0
-        var s = [Double](repeating: 0, count: m), a = [Double](repeating: 0, count: m)
-        var maxK = [Double](repeating: 0, count: k), sumK = [Double](repeating: 0, count: k)
-        for i in 0..<m {
-            let zi = z + i * k
-            for j in 0..<m {
-                let mu = enc + j * 2 * k, iv = invVar + j * k, hl = halfLogVar + j * k, lj = L + j * k
-                var sj = 0.0
-                for c in 0..<k {
-                    let d = zi[c] - mu[c]
-                    let v = hl[c] - d * d * iv[c] / 2
-                    lj[c] = v
-                    sj += Double(v)
-                }
-                s[j] = sj + logW(i, j)
+        if backward {
+            for part in 1..<max(parts, 1) {
+                let g = work + parts * perPart + (part - 1) * privateGrad
+                for e in 0..<(2 * mk) { dEnc[e] += g[e] }
             }
-            var logpz = 0.0
-            for c in 0..<k { let v = Double(zi[c]); logpz -= 0.5 * (log2pi + v * v) }
-            // log q(z_i): softmax weights a_j over the batch.
-            var mx = -Double.infinity
-            for j in 0..<m { mx = max(mx, s[j]) }
-            var se = 0.0
-            for j in 0..<m { a[j] = _exp(s[j] - mx); se += a[j] }
-            let logqz = mx + _log(se)
-            for j in 0..<m { a[j] /= se }
-            // log Π_k q(z_ik): one log-sum-exp per latent.
-            for c in 0..<k { maxK[c] = -Double.infinity; sumK[c] = 0 }
-            for j in 0..<m {
-                let w = logW(i, j)
-                for c in 0..<k { maxK[c] = max(maxK[c], Double(L[j * k + c]) + w) }
-            }
-            for j in 0..<m {
-                let w = logW(i, j)
-                for c in 0..<k { E[j * k + c] = T(Double(L[j * k + c]) + w - maxK[c]) }
-            }
-            T.expInPlace(E, m * k)
-            for j in 0..<m { for c in 0..<k { sumK[c] += Double(E[j * k + c]) } }
-            var logqzProd = 0.0
-            for c in 0..<k { logqzProd += maxK[c] + _log(sumK[c]) }
-            var logqzx = 0.0
-            for c in 0..<k { logqzx += Double(L[i * k + c]) }
-            est.mi += logqzx - logqz
-            est.tc += logqz - logqzProd
-            est.dimKL += logqzProd - logpz
-            guard backward else { continue }
-            // dLoss/dL_ijk = cq·a_ij + cp·b_ijk + [i = j]·cx with b_ijk = E_jk / Σ_j E_jk, then
-            // through L to z_i, μ_j and lv_j.
-            for c in 0..<k { sumK[c] = cp / sumK[c] }
-            var dzi = [Double](repeating: 0, count: k)
-            for j in 0..<m {
-                let qa = cq * a[j] + (i == j ? cx : 0)
-                let mu = enc + j * 2 * k, iv = invVar + j * k, ej = E + j * k
-                let dmu = dEnc + j * 2 * k, dlv = dmu + k
-                for c in 0..<k {
-                    let coef = T(qa + sumK[c] * Double(ej[c]))
-                    let d = zi[c] - mu[c]
-                    let u = d * iv[c]
-                    let cu = coef * u
-                    dzi[c] -= Double(cu)
-                    dmu[c] += cu
-                    dlv[c] += coef * (u * d - 1) / 2
-                }
-            }
-            // −γ·log p(z): d/dz = γ·z.
-            for c in 0..<k { dz[i * k + c] += T(dzi[c] + cz * Double(zi[c])) }
         }
         let fm = Double(m)
-        est.mi /= fm; est.tc /= fm; est.dimKL /= fm
-        return est
+        let est = estimates.reduce(TCEstimate(), +)
+        return TCEstimate(tc: est.tc / fm, mi: est.mi / fm, dimKL: est.dimKL / fm)
     }
 }

@@ -83,7 +83,7 @@ public enum VAETrainer {
     /// order of epoch e, 2000 + e the validation noise of epoch e.
     public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
                                            config: VAEParameters, seed: UInt64, quiet: Bool = true,
-                                           file: String? = nil) throws -> Outcome<T> {
+                                           threads: Int = 1, file: String? = nil) throws -> Outcome<T> {
         let n = input.rows, g = input.cols
         let root = SeededRNG(seed: seed)
         var split = root.stream(2)
@@ -99,6 +99,7 @@ public enum VAETrainer {
         let batch = min(config.batchSize, trainCells.count)
         var initRNG = root.stream(1)
         let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG)
+        net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
         var noise = root.stream(3)
         let source = BatchSource<T>(input: input, target: target, library: library)

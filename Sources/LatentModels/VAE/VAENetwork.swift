@@ -48,6 +48,10 @@ public final class VAENetwork<T: NetScalar> {
     public private(set) var logTheta = -1
     /// Cells in the training set (the TC estimators' N).
     public var datasetSize: Int
+    /// Threads for the M²K total-correlation sweep (the dense layers use BLAS's own).
+    public var threads = 1
+    /// Samples per thread below which the sweep is not split (tests lower it to split tiny batches).
+    var tcRowsPerThread = 64
     let maxRows: Int
 
     // Minibatch buffers (maxRows × K unless noted).

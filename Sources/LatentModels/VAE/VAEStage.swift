@@ -60,7 +60,7 @@ public enum VAEStage {
         Runtime.configureBLAS(threads: options.threads)
         let tRead = clock.lap()
         let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
-                                           seed: options.seed, quiet: options.quiet, file: input)
+                                           seed: options.seed, quiet: options.quiet, threads: options.threads, file: input)
         let tTrain = clock.lap()
         let net = outcome.network
         let (mean, logvar) = net.encode(ds.X)
