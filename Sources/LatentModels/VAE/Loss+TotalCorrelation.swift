@@ -33,9 +33,14 @@ extension VAENetwork {
         let n = Double(max(datasetSize, m))
         let log2pi = _log(2 * Double.pi)
         let mk = m * k
+        let perPart = mk + 2 * m + 4 * k
+        let parts = max(1, min(threads, m / max(1, tcRowsPerThread)))
+        let privateGrad = backward ? 2 * mk : 0
+        // Scratch kept by the network between steps: the M×M joint alone is 0.5 MB at M = 256,
+        // which malloc would map and the kernel zero again on every call.
+        let shared = tcScratch.floats(3 * mk + parts * perPart + (parts - 1) * privateGrad, as: T.self)
+        let work = shared + 3 * mk
         // μ, e^{−lv} and −½(log 2π + lv), contiguous M×K.
-        let shared = UnsafeMutablePointer<T>.allocate(capacity: 3 * mk)
-        defer { shared.deallocate() }
         let mu = shared, invVar = shared + mk, halfLogVar = shared + 2 * mk
         for j in 0..<m {
             for c in 0..<k {
@@ -46,8 +51,7 @@ extension VAENetwork {
             }
         }
         // joint[i, j] = Σ_c L_ijc (M×M, Double).
-        let dbl = UnsafeMutablePointer<Double>.allocate(capacity: 4 * mk + m + m * m)
-        defer { dbl.deallocate() }
+        let dbl = tcScratch.doubles(4 * mk + m + m * m)
         let zD = dbl, zSq = dbl + mk, muIv = dbl + 2 * mk, ivD = dbl + 3 * mk, base = dbl + 4 * mk, joint = base + m
         for j in 0..<m {
             var b = 0.0
@@ -70,14 +74,9 @@ extension VAENetwork {
         let cp = T(weights.map { ($0.gamma - $0.beta) / Double(m) } ?? 0)
         let cx = T(weights.map { $0.alpha / Double(m) } ?? 0)
         let cz = T(weights.map { $0.gamma / Double(m) } ?? 0)
-        let parts = max(1, min(threads, m / max(1, tcRowsPerThread)))
         var estimates = [TCEstimate](repeating: TCEstimate(), count: parts)
         // Per part: E (M×K), a, log w (M), four K-vectors; then the private dEnc (M×2K) of every
         // part after the first.
-        let perPart = mk + 2 * m + 4 * k
-        let privateGrad = backward ? 2 * mk : 0
-        let work = UnsafeMutablePointer<T>.allocate(capacity: parts * perPart + (parts - 1) * privateGrad)
-        defer { work.deallocate() }
         if backward && parts > 1 { (work + parts * perPart).update(repeating: 0, count: (parts - 1) * privateGrad) }
         estimates.withUnsafeMutableBufferPointer { out in
             Runtime.parallelFor(parts, threads: parts) { part in
@@ -135,4 +134,34 @@ extension VAENetwork {
         let est = estimates.reduce(TCEstimate(), +)
         return TCEstimate(tc: est.tc / fm, mi: est.mi / fm, dimKL: est.dimKL / fm)
     }
+}
+
+/// Reusable scratch memory, grown on demand and freed with its owner.
+final class Scratch {
+    private var raw: UnsafeMutableRawPointer? = nil
+    private var bytes = 0
+    private var rawD: UnsafeMutableRawPointer? = nil
+    private var bytesD = 0
+
+    func floats<T>(_ count: Int, as: T.Type) -> UnsafeMutablePointer<T> {
+        let need = max(1, count) * MemoryLayout<T>.stride
+        if need > bytes {
+            raw?.deallocate()
+            raw = .allocate(byteCount: need, alignment: 64)
+            bytes = need
+        }
+        return raw!.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    func doubles(_ count: Int) -> UnsafeMutablePointer<Double> {
+        let need = max(1, count) * MemoryLayout<Double>.stride
+        if need > bytesD {
+            rawD?.deallocate()
+            rawD = .allocate(byteCount: need, alignment: 64)
+            bytesD = need
+        }
+        return rawD!.bindMemory(to: Double.self, capacity: max(1, count))
+    }
+
+    deinit { raw?.deallocate(); rawD?.deallocate() }
 }
