@@ -3,7 +3,8 @@ import LatentCore
 /// β-TCVAE's decomposition of the KL term (Chen et al. 2018), estimated on a minibatch.
 ///
 /// Goals in order: the estimator of the paper, exact gradients (checked by finite differences),
-/// then no M×M×K memory: the batch is swept one sample z_i at a time with an M×K workspace.
+/// then speed without M×M×K memory: the batch is swept one sample z_i at a time with an M×K
+/// workspace per thread (and the M×M joint densities).
 ///
 /// With L_ijk = log q(z_ik | x_j) = −½(log 2π + lv_jk + (z_ik − μ_jk)² e^{−lv_jk}) and weights w_ij:
 ///   log q(z_i)      ≈ logsumexp_j (log w_ij + Σ_k L_ijk)
@@ -12,7 +13,8 @@ import LatentCore
 /// Minibatch-weighted sampling: w_ij = 1/(N·M). Minibatch-stratified sampling (M' = M − 1):
 /// w_ii = 1/N, w_i,(i+1 mod M) = (N − M')/(N·M'), the rest 1/M' — each row sums to one, as in
 /// the paper's appendix (the authors' code indexes the stratum weight differently).
-/// Log-sum-exps are taken in Double, after subtracting the maximum.
+/// Log-sum-exps subtract the maximum first; the joint one is taken in Double, the per-latent ones
+/// in the network's scalar (Float in training: their terms lie in [0, 1] after the shift).
 extension VAENetwork {
     struct TCEstimate {
         var tc = 0.0, mi = 0.0, dimKL = 0.0
