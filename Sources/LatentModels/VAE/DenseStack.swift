@@ -219,9 +219,10 @@ public final class DenseStack<T: NetScalar> {
     /// Forward-mode derivative after an evaluation-mode `forward`: for tangents `t` of the input
     /// (rows × inputs), the directional derivative of the output (rows × outputs), written into
     /// the gradient buffers (so it must not overlap a backward pass).
-    public func jvp(_ t: UnsafePointer<T>, rows: Int, parameters p: ParameterSet<T>) -> UnsafeMutablePointer<T> {
+    public func jvp(_ t: UnsafePointer<T>, rows: Int, parameters p: ParameterSet<T>, layers: Int? = nil) -> UnsafeMutablePointer<T> {
+        let count = layers ?? specs.count
         var x = t
-        for (l, s) in specs.enumerated() {
+        for (l, s) in specs.prefix(count).enumerated() {
             let o = s.outputs, d = grad[l]
             T.gemm(false, false, rows, o, s.inputs, 1, x, s.inputs, p.values + w[l], o, 0, d, o)
             if s.batchNorm {
@@ -232,6 +233,6 @@ public final class DenseStack<T: NetScalar> {
             if f != .identity { let a = act[l]; for i in 0..<(rows * o) { d[i] *= f.derivative(output: a[i]) } }
             x = UnsafePointer(d)
         }
-        return grad[specs.count - 1]
+        return grad[count - 1]
     }
 }

@@ -64,6 +64,38 @@ extension VAENetwork {
         let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
         let tb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
         defer { zb.deallocate(); tb.deallocate() }
+        let last = decoder.specs.count - 1
+        if config.likelihood == .gaussian && !decoder.specs[last].batchNorm && decoder.specs[last].activation == .identity {
+            // The decoded mean is the last layer's linear output, so the mean Jacobian is the mean
+            // Jacobian of the last hidden layer (H wide) times that layer's weights: the G-wide
+            // products run once instead of once per cell and latent.
+            let h = decoder.specs[last].inputs
+            var hsum = [Double](repeating: 0, count: h * k)
+            var rng = SeededRNG(seed: 0)
+            var i = 0
+            while i < mean.rows {
+                let j = min(i + maxRows, mean.rows), rows = j - i
+                for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
+                decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
+                for c in 0..<k {
+                    tb.update(repeating: 0, count: rows * k)
+                    for r in 0..<rows { tb[r * k + c] = 1 }
+                    let dh = decoder.jvp(tb, rows: rows, parameters: parameters, layers: last)
+                    for r in 0..<rows { for q in 0..<h { hsum[q * k + c] += Double(dh[r * h + q]) } }
+                }
+                i = j
+            }
+            let w = parameters.values + decoder.w[last]           // H × G, row-major
+            let n = Double(max(mean.rows, 1))
+            for gi in 0..<g {
+                for c in 0..<k {
+                    var s = 0.0
+                    for q in 0..<h { s += Double(w[q * g + gi]) * hsum[q * k + c] }
+                    out[gi, c] = Float(s / n)
+                }
+            }
+            return out
+        }
         var sum = [Double](repeating: 0, count: g * k)
         var factor = [Double](repeating: 0, count: maxRows * g)
         var dropout = [Double](repeating: 0, count: config.likelihood == .zinb ? maxRows * g : 0)
