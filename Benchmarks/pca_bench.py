@@ -20,9 +20,12 @@ methods, the n·g² of the Gram matrix, over the fit time; the machine's sgemm p
 the same OpenBLAS latent links (a 4,096³ sgemm).
 """
 import argparse
+import atexit
+import functools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,9 +218,12 @@ int main(int argc, char **argv) {
 """
 
 
+@functools.lru_cache(maxsize=None)
 def compiled(source, name):
-    """Builds a C program against the system OpenBLAS in a temporary directory; None without a compiler."""
+    """Builds a C program against the system OpenBLAS once per run (in a temporary directory
+    removed at exit); None without a compiler."""
     d = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
     src, exe = Path(d) / f"{name}.c", Path(d) / name
     src.write_text(source)
     cflags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], capture_output=True, text=True).stdout.split()
@@ -274,15 +280,13 @@ def krylov_passes(path, ref_ratio, ref_pcs):
 
 def sgemm_peak():
     """GFLOP/s of a 4,096³ sgemm with the system OpenBLAS on 2 threads, or None without a C compiler."""
+    exe = compiled(SGEMM, "peak")
+    if exe is None:
+        return None
     try:
-        with tempfile.TemporaryDirectory() as d:
-            src, exe = Path(d) / "peak.c", Path(d) / "peak"
-            src.write_text(SGEMM)
-            cflags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], capture_output=True, text=True).stdout.split()
-            subprocess.run(["cc", "-O2", src, "-o", exe, *cflags], check=True, capture_output=True)
-            env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
-            gf, core = subprocess.run([exe], capture_output=True, text=True, env=env, check=True).stdout.split()
-            return float(gf), core
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+        gf, core = subprocess.run([exe], capture_output=True, text=True, env=env, check=True).stdout.split()
+        return float(gf), core
     except (OSError, subprocess.CalledProcessError, ValueError):
         return None
 

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "Benchmarks" / "data"
 RESULTS = ROOT / "Benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "Benchmarks"))
-from pca_bench import machine, sgemm_peak, log  # noqa: E402
+from pca_bench import compiled, machine, sgemm_peak, log  # noqa: E402
 
 SEEDS = (0, 1, 2)
 WORKLOADS = {
@@ -119,24 +119,21 @@ def products_floor(w, n, split=False):
     with `split`, two single-threaded processes at once, each with half of every batch (the
     data-parallel alternative to OpenBLAS's own threading), the slower one counted. None
     without a compiler."""
-    import tempfile
     enc = [w["genes"], *w["hidden"], 2 * w["latent"]]
     dec = [w["latent"], *reversed(w["hidden"]), w["genes"]]
+    exe = compiled(PRODUCTS, "products")
+    if exe is None:
+        return None
     try:
-        with tempfile.TemporaryDirectory() as d:
-            src, exe = Path(d) / "products.c", Path(d) / "products"
-            src.write_text(PRODUCTS)
-            cflags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], capture_output=True, text=True).stdout.split()
-            subprocess.run(["cc", "-O2", src, "-o", exe, *cflags], check=True, capture_output=True)
-            if not split:
-                args = [exe, n, w["batch"], *enc, "/", *dec]
-                out = subprocess.run(list(map(str, args)), capture_output=True, text=True, check=True,
-                                     env=dict(os.environ, OPENBLAS_NUM_THREADS="2")).stdout
-                return float(out.strip())
-            args = list(map(str, [exe, n // 2, max(1, w["batch"] // 2), *enc, "/", *dec]))
-            procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
-                     for _ in range(2)]
-            return max(float(p.communicate()[0].strip()) for p in procs)
+        if not split:
+            args = [exe, n, w["batch"], *enc, "/", *dec]
+            out = subprocess.run(list(map(str, args)), capture_output=True, text=True, check=True,
+                                 env=dict(os.environ, OPENBLAS_NUM_THREADS="2")).stdout
+            return float(out.strip())
+        args = list(map(str, [exe, n // 2, max(1, w["batch"] // 2), *enc, "/", *dec]))
+        procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                 for _ in range(2)]
+        return max(float(p.communicate()[0].strip()) for p in procs)
     except (OSError, subprocess.CalledProcessError, ValueError):
         return None
 

@@ -163,6 +163,17 @@ def mig(z, factors, bins=20):
     return float(np.mean(gaps))
 
 
+def checked_mig(out, factors):
+    """The run's MIG as `latent metrics` ranks the models, checked against the independent
+    scikit-learn MIG above."""
+    latent("metrics", out / "embedding.h5ad", "--key", "obsm/X_vae", "-o", out / "metrics.tsv", "-q", check=True)
+    m = pd.read_csv(out / "metrics.tsv", sep="\t")
+    ours = m[(m.metric == "mig") & (m.latent == "all") & (m.factor == "all")].value.iloc[0]
+    reference = mig(ad.read_h5ad(out / "embedding.h5ad").obsm["X_vae"], factors)
+    assert ours == pytest.approx(reference, abs=1e-9)
+    return reference
+
+
 def test_tc_penalties_disentangle_better_than_beta_one_on_every_seed(tmp_path):
     """Four independent binary programs: penalising total correlation (β-TCVAE, FactorVAE)
     separates them where the plain VAE, rotation-indifferent on such data, does not. Measured
@@ -180,12 +191,7 @@ def test_tc_penalties_disentangle_better_than_beta_one_on_every_seed(tmp_path):
             r = latent("vae", tmp_path / "n.h5ad", "-o", out, "--latent", 8, "--hidden", "64", "--epochs", 40,
                        "--seed", seed, "--threads", 2, "-q", *args)
             assert r.rc == 0, r
-            # `latent metrics` ranks the models; the independent scikit-learn MIG above agrees.
-            latent("metrics", out / "embedding.h5ad", "--key", "obsm/X_vae", "-o", out / "metrics.tsv", "-q", check=True)
-            m = pd.read_csv(out / "metrics.tsv", sep="\t")
-            ours = m[(m.metric == "mig") & (m.latent == "all") & (m.factor == "all")].value.iloc[0]
-            scores[name, seed] = mig(ad.read_h5ad(out / "embedding.h5ad").obsm["X_vae"], factors)
-            assert ours == pytest.approx(scores[name, seed], abs=1e-9)
+            scores[name, seed] = checked_mig(out, factors)
     for seed in (0, 1, 2):
         assert scores["factor", seed] > scores["beta1", seed], scores
         assert scores["tc", seed] > scores["beta1", seed], scores
@@ -212,11 +218,7 @@ def test_beta_above_one_disentangles_unequal_continuous_programs_on_every_seed(t
         for beta, p in runs.items():
             assert p.wait() == 0, p.stderr.read()
             out = tmp_path / f"b{beta}s{seed}"
-            latent("metrics", out / "embedding.h5ad", "--key", "obsm/X_vae", "-o", out / "metrics.tsv", "-q", check=True)
-            m = pd.read_csv(out / "metrics.tsv", sep="\t")
-            ours = m[(m.metric == "mig") & (m.latent == "all") & (m.factor == "all")].value.iloc[0]
-            scores[beta, seed] = mig(ad.read_h5ad(out / "embedding.h5ad").obsm["X_vae"], factors)
-            assert ours == pytest.approx(scores[beta, seed], abs=1e-9)
+            scores[beta, seed] = checked_mig(out, factors)
     for seed in (0, 1, 2):
         assert scores[4, seed] > scores[1, seed] + 0.05, scores
     assert np.mean([scores[4, s] for s in (0, 1, 2)]) > np.mean([scores[1, s] for s in (0, 1, 2)]) + 0.1, scores

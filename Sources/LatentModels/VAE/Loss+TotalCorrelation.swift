@@ -40,7 +40,7 @@ extension VAENetwork {
         let privateGrad = backward ? 2 * mk : 0
         // Scratch kept by the network between steps: the M×M joint alone is 0.5 MB at M = 256,
         // which malloc would map and the kernel zero again on every call.
-        let shared = tcScratch.floats(3 * mk + parts * perPart + (parts - 1) * privateGrad, as: T.self)
+        let shared = tcScratch.buffer(3 * mk + parts * perPart + (parts - 1) * privateGrad, of: T.self)
         let work = shared + 3 * mk
         // μ, e^{−lv} and −½(log 2π + lv), contiguous M×K.
         let mu = shared, invVar = shared + mk, halfLogVar = shared + 2 * mk
@@ -53,7 +53,7 @@ extension VAENetwork {
             }
         }
         // joint[i, j] = Σ_c L_ijc (M×M, Double).
-        let dbl = tcScratch.doubles(4 * mk + m + m * m)
+        let dbl = tcScratchDouble.buffer(4 * mk + m + m * m, of: Double.self)
         let zD = dbl, zSq = dbl + mk, muIv = dbl + 2 * mk, ivD = dbl + 3 * mk, base = dbl + 4 * mk, joint = base + m
         for j in 0..<m {
             var b = 0.0
@@ -142,10 +142,8 @@ extension VAENetwork {
 final class Scratch {
     private var raw: UnsafeMutableRawPointer? = nil
     private var bytes = 0
-    private var rawD: UnsafeMutableRawPointer? = nil
-    private var bytesD = 0
 
-    func floats<T>(_ count: Int, as: T.Type) -> UnsafeMutablePointer<T> {
+    func buffer<T>(_ count: Int, of: T.Type) -> UnsafeMutablePointer<T> {
         let need = max(1, count) * MemoryLayout<T>.stride
         if need > bytes {
             raw?.deallocate()
@@ -155,15 +153,5 @@ final class Scratch {
         return raw!.bindMemory(to: T.self, capacity: max(1, count))
     }
 
-    func doubles(_ count: Int) -> UnsafeMutablePointer<Double> {
-        let need = max(1, count) * MemoryLayout<Double>.stride
-        if need > bytesD {
-            rawD?.deallocate()
-            rawD = .allocate(byteCount: need, alignment: 64)
-            bytesD = need
-        }
-        return rawD!.bindMemory(to: Double.self, capacity: max(1, count))
-    }
-
-    deinit { raw?.deallocate(); rawD?.deallocate() }
+    deinit { raw?.deallocate() }
 }

@@ -41,43 +41,6 @@ public protocol NetScalar: BinaryFloatingPoint, Sendable where Self.RawSignifica
 }
 
 extension NetScalar {
-    /// The generic sweeps, run in Double by the gradient checks; Float has C kernels.
-    @inlinable static func genericTCDensities(z: UnsafePointer<Self>, mu: UnsafePointer<Self>, iv: UnsafePointer<Self>, hl: UnsafePointer<Self>,
-                                              w: UnsafePointer<Self>, m: Int, k: Int, e: UnsafeMutablePointer<Self>,
-                                              maxK: UnsafeMutablePointer<Self>, sumK: UnsafeMutablePointer<Self>) {
-        for c in 0..<k { maxK[c] = -greatestFiniteMagnitude; sumK[c] = 0 }
-        for j in 0..<m {
-            for c in 0..<k {
-                let d = z[c] - mu[j * k + c]
-                let v = hl[j * k + c] - d * d * iv[j * k + c] / 2 + w[j]
-                e[j * k + c] = v
-                maxK[c] = Swift.max(maxK[c], v)
-            }
-        }
-        for j in 0..<m { for c in 0..<k { e[j * k + c] -= maxK[c] } }
-        expInPlace(e, m * k)
-        for j in 0..<m { for c in 0..<k { sumK[c] += e[j * k + c] } }
-    }
-
-    @inlinable static func genericTCBackward(z: UnsafePointer<Self>, mu: UnsafePointer<Self>, iv: UnsafePointer<Self>, qa: UnsafePointer<Self>,
-                                             rk: UnsafePointer<Self>, e: UnsafePointer<Self>, m: Int, k: Int,
-                                             grad: UnsafeMutablePointer<Self>, dz: UnsafeMutablePointer<Self>) {
-        for j in 0..<m {
-            let dmu = grad + j * 2 * k, dlv = dmu + k
-            for c in 0..<k {
-                let coef = qa[j] + rk[c] * e[j * k + c]
-                let d = z[c] - mu[j * k + c]
-                let u = d * iv[j * k + c]
-                let cu = coef * u
-                dz[c] -= cu
-                dmu[c] += cu
-                dlv[c] += coef * (u * d - 1) / 2
-            }
-        }
-    }
-}
-
-extension NetScalar {
     @inlinable public static func softplus(_ x: Self) -> Self {
         x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))
     }
@@ -147,12 +110,35 @@ extension Double: NetScalar {
     public static func tcDensities(z: UnsafePointer<Double>, mu: UnsafePointer<Double>, iv: UnsafePointer<Double>, hl: UnsafePointer<Double>,
                                    w: UnsafePointer<Double>, m: Int, k: Int, e: UnsafeMutablePointer<Double>,
                                    maxK: UnsafeMutablePointer<Double>, sumK: UnsafeMutablePointer<Double>) {
-        genericTCDensities(z: z, mu: mu, iv: iv, hl: hl, w: w, m: m, k: k, e: e, maxK: maxK, sumK: sumK)
+        // The Swift twin of lk_tc_densities_f32, run by the gradient checks.
+        for c in 0..<k { maxK[c] = -greatestFiniteMagnitude; sumK[c] = 0 }
+        for j in 0..<m {
+            for c in 0..<k {
+                let d = z[c] - mu[j * k + c]
+                let v = hl[j * k + c] - d * d * iv[j * k + c] / 2 + w[j]
+                e[j * k + c] = v
+                maxK[c] = Swift.max(maxK[c], v)
+            }
+        }
+        for j in 0..<m { for c in 0..<k { e[j * k + c] -= maxK[c] } }
+        expInPlace(e, m * k)
+        for j in 0..<m { for c in 0..<k { sumK[c] += e[j * k + c] } }
     }
     public static func tcBackward(z: UnsafePointer<Double>, mu: UnsafePointer<Double>, iv: UnsafePointer<Double>, qa: UnsafePointer<Double>,
                                   rk: UnsafePointer<Double>, e: UnsafePointer<Double>, m: Int, k: Int,
                                   grad: UnsafeMutablePointer<Double>, dz: UnsafeMutablePointer<Double>) {
-        genericTCBackward(z: z, mu: mu, iv: iv, qa: qa, rk: rk, e: e, m: m, k: k, grad: grad, dz: dz)
+        for j in 0..<m {
+            let dmu = grad + j * 2 * k, dlv = dmu + k
+            for c in 0..<k {
+                let coef = qa[j] + rk[c] * e[j * k + c]
+                let d = z[c] - mu[j * k + c]
+                let u = d * iv[j * k + c]
+                let cu = coef * u
+                dz[c] -= cu
+                dmu[c] += cu
+                dlv[c] += coef * (u * d - 1) / 2
+            }
+        }
     }
     @inlinable public static func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
                                        _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,

@@ -64,39 +64,13 @@ extension VAENetwork {
         let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
         let tb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
         defer { zb.deallocate(); tb.deallocate() }
+        // A Gaussian head's decoded mean is the last layer's linear output, so the mean Jacobian
+        // is the last hidden layer's (H wide) times that layer's weights: the forward-mode passes
+        // stop before the G-wide product, which then runs once instead of per cell and latent.
         let last = decoder.specs.count - 1
-        if config.likelihood == .gaussian && !decoder.specs[last].batchNorm && decoder.specs[last].activation == .identity {
-            // The decoded mean is the last layer's linear output, so the mean Jacobian is the mean
-            // Jacobian of the last hidden layer (H wide) times that layer's weights: the G-wide
-            // products run once instead of once per cell and latent.
-            let h = decoder.specs[last].inputs
-            var hsum = [Double](repeating: 0, count: h * k)
-            var rng = SeededRNG(seed: 0)
-            var i = 0
-            while i < mean.rows {
-                let j = min(i + maxRows, mean.rows), rows = j - i
-                for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
-                decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
-                for c in 0..<k {
-                    tb.update(repeating: 0, count: rows * k)
-                    for r in 0..<rows { tb[r * k + c] = 1 }
-                    let dh = decoder.jvp(tb, rows: rows, parameters: parameters, layers: last)
-                    for r in 0..<rows { for q in 0..<h { hsum[q * k + c] += Double(dh[r * h + q]) } }
-                }
-                i = j
-            }
-            let w = parameters.values + decoder.w[last]           // H × G, row-major
-            let n = Double(max(mean.rows, 1))
-            for gi in 0..<g {
-                for c in 0..<k {
-                    var s = 0.0
-                    for q in 0..<h { s += Double(w[q * g + gi]) * hsum[q * k + c] }
-                    out[gi, c] = Float(s / n)
-                }
-            }
-            return out
-        }
-        var sum = [Double](repeating: 0, count: g * k)
+        let factored = config.likelihood == .gaussian && !decoder.specs[last].batchNorm && decoder.specs[last].activation == .identity
+        let tangentWidth = factored ? decoder.specs[last].inputs : decoder.outputs
+        var sum = [Double](repeating: 0, count: (factored ? tangentWidth : g) * k)
         var factor = [Double](repeating: 0, count: maxRows * g)
         var dropout = [Double](repeating: 0, count: config.likelihood == .zinb ? maxRows * g : 0)
         var rng = SeededRNG(seed: 0)
@@ -126,12 +100,12 @@ extension VAENetwork {
             for c in 0..<k {
                 tb.update(repeating: 0, count: rows * k)
                 for r in 0..<rows { tb[r * k + c] = 1 }
-                let dy = decoder.jvp(tb, rows: rows, parameters: parameters)
+                let dy = decoder.jvp(tb, rows: rows, parameters: parameters, layers: factored ? last : nil)
                 for r in 0..<rows {
-                    let dr = dy + r * width, f = r * g
+                    let dr = dy + r * tangentWidth, f = r * g
                     switch config.likelihood {
                     case .gaussian:
-                        for gi in 0..<g { sum[gi * k + c] += Double(dr[gi]) }
+                        for q in 0..<(factored ? tangentWidth : g) { sum[q * k + c] += Double(dr[q]) }
                     case .bernoulli:
                         for gi in 0..<g { sum[gi * k + c] += factor[f + gi] * Double(dr[gi]) }
                     case .nb, .zinb:
@@ -152,6 +126,17 @@ extension VAENetwork {
             i = j
         }
         let n = Double(max(mean.rows, 1))
+        if factored {
+            let w = parameters.values + decoder.w[last]           // H × G, row-major
+            for gi in 0..<g {
+                for c in 0..<k {
+                    var s = 0.0
+                    for q in 0..<tangentWidth { s += Double(w[q * g + gi]) * sum[q * k + c] }
+                    out[gi, c] = Float(s / n)
+                }
+            }
+            return out
+        }
         for gi in 0..<g { for c in 0..<k { out[gi, c] = Float(sum[gi * k + c] / n) } }
         return out
     }

@@ -52,7 +52,7 @@ public final class VAENetwork<T: NetScalar> {
     public var threads = 1
     /// Samples per thread below which the sweep is not split (tests lower it to split tiny batches).
     var tcRowsPerThread = 64
-    let tcScratch = Scratch()
+    let tcScratch = Scratch(), tcScratchDouble = Scratch()
     let maxRows: Int
 
     // Minibatch buffers (maxRows × K unless noted).
