@@ -74,6 +74,8 @@ public struct Report: Sendable {
         public var files: [String] = []
         /// The gene programs `latent simulate` planted (uns["simulation"]["programs"]), if any.
         public var plantedPrograms: [String] = []
+        /// Latents the model reserved for obs covariates (uns[model]["subspaces"]).
+        public var subspaces: [Metrics.Subspace] = []
 
         public var latentCount: Int { scores.count }
         /// Active latents: as the VAE recorded them, else (a VAE without the record) variance of the
@@ -342,6 +344,7 @@ public struct Report: Sendable {
             }
             run.varianceRatio = numbers(u["variance_ratio"])
         }
+        run.subspaces = Metrics.recordedSubspaces(ds, key: "obsm/" + keys.scores)
         if case .dict(let sim)? = ds.uns["simulation"], case .dict(let programs)? = sim["programs"] { run.plantedPrograms = programs.keys }
         run.files.append(path)
         return run

@@ -323,4 +323,44 @@ public enum SVG {
         }
         return s + "</svg>"
     }
+    /// A scatter of cells coloured by group (the first 7 groups by size in the palette, the rest
+    /// grey as "other"). At most `maxPoints` cells are drawn, every ⌈n/maxPoints⌉-th one, so the
+    /// page stays small and the choice is the same on every run.
+    public static func scatter(x: [Double], y: [Double], group: [Int], names: [String], title: String,
+                               xLabel: String, yLabel: String, maxPoints: Int = 2500,
+                               width: Double = 420, height: Double = 340) -> String {
+        let idx = x.indices.filter { x[$0].isFinite && y[$0].isFinite }
+        guard let x0 = idx.map({ x[$0] }).min(), let x1 = idx.map({ x[$0] }).max(),
+              let y0 = idx.map({ y[$0] }).min(), let y1 = idx.map({ y[$0] }).max() else { return "" }
+        var size = [Int](repeating: 0, count: names.count)
+        for g in group where g >= 0 && g < names.count { size[g] += 1 }
+        let byCount = names.indices.sorted { size[$0] != size[$1] ? size[$0] > size[$1] : $0 < $1 }
+        let shown = Array(byCount.prefix(names.count > 8 ? 7 : 8))
+        var colorOf = [Int](repeating: -1, count: names.count)
+        for (c, g) in shown.enumerated() { colorOf[g] = c }
+        let padX = (x1 - x0) * 0.03 + 1e-12, padY = (y1 - y0) * 0.03 + 1e-12
+        let fr = Frame(width: width, height: height, left: 44, right: 10, top: 40, bottom: 34,
+                       x0: x0 - padX, x1: x1 + padX, y0: y0 - padY, y1: y1 + padY)
+        var s = open(width, height, title: title)
+        s += axes(fr, xLabel: xLabel, yLabel: yLabel)
+        let step = max(1, (idx.count + maxPoints - 1) / maxPoints)
+        // "other" first, so that the named groups are drawn on top
+        for pass in 0..<2 {
+            for (r, i) in idx.enumerated() where r % step == 0 {
+                let g = group[i], c = g >= 0 && g < names.count ? colorOf[g] : -1
+                if (pass == 0) != (c < 0) { continue }
+                let col = c < 0 ? "#b8c0c8" : palette[c % palette.count]
+                s += "<circle cx=\"\(f(fr.x(x[i])))\" cy=\"\(f(fr.y(y[i])))\" r=\"1.8\" fill=\"\(col)\" fill-opacity=\"0.7\"/>"
+            }
+        }
+        var legendNames = shown.map { "\(names[$0]) (\(size[$0]))" }
+        var colors = shown.indices.map { palette[$0 % palette.count] }
+        if names.count > shown.count { legendNames.append("other"); colors.append("#b8c0c8") }
+        // one legend line per 4 groups keeps wide category names inside the chart
+        for line in stride(from: 0, to: legendNames.count, by: 4) {
+            let end = min(legendNames.count, line + 4)
+            s += legend(Array(legendNames[line..<end]), x: fr.left, y: 14 + Double(line / 4) * 12, colors: Array(colors[line..<end]))
+        }
+        return s + "</svg>"
+    }
 }

@@ -93,6 +93,7 @@ final class ReportTests: XCTestCase {
             XCTAssertTrue(html.contains(chart), chart)
         }
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "the page must not reference the network")
+        XCTAssertFalse(html.contains("id=\"integration\""), "no batch/label metrics, no integration section")
         XCTAssertTrue(html.contains("GENE&lt;&amp;&gt;") && !html.contains("GENE<&>"))
         // the sweep table: one row per run with the last epoch's reconstruction and β
         let sweep = tables.first { $0.name == "sweep" }!
@@ -153,6 +154,42 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(gathered.runs.map(\.id), ["tcvae [beta=4,seed=0]"])
         XCTAssertEqual(gathered.runs[0].enrichment.count, 2)
         XCTAssertEqual(gathered.runs[0].metric("mig"), 0.7)
+    }
+
+    /// A covariate-aware run (batch and label metrics, a subspace recorded in uns["vae"]) gets an
+    /// integration section with the metrics table, scatters by batch and by label, and the
+    /// subspace table; the numbers on the page are the metrics table's.
+    func testIntegrationSectionForCovariateAwareRun() throws {
+        var ds = Self.vaeDataset(beta: 1, seed: 0, K: 3, n: 60)
+        ds.obs.set("sample", .string((0..<60).map { "s\($0 % 3)" }))
+        if case .dict(var u)? = ds.uns["vae"] {
+            u["subspaces"] = .dict(OrderedDict([("group", .numbers(NumericArray(shape: [2], storage: .int64([0, 1]))))]))
+            ds.uns["vae"] = .dict(u)
+        }
+        let d = dir + "/cov"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try H5AD.write(ds, to: d + "/embedding.h5ad")
+        let rows = try Metrics.integration(ds, key: "obsm/X_vae", request: .init(batch: "obs/sample", labels: "obs/group"), file: d + "/embedding.h5ad")
+        try write(Metrics.tsv(rows, run: Metrics.runLabel(ds, key: "obsm/X_vae")), d + "/metrics.tsv")
+        let report = try Report.discover(dir)
+        XCTAssertEqual(report.runs[0].subspaces, [Metrics.Subspace(name: "group", start: 0, count: 1)])
+        let out = dir + "/out/report.html"
+        try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+        let tables = try report.write(to: out)
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        for needle in ["id=\"integration\"", "href=\"#integration\"", "Cells coloured by batch (sample)", "Cells coloured by label (group)", "Latent subspaces"] {
+            XCTAssertTrue(html.contains(needle), needle)
+        }
+        let integration = tables.first { $0.name == "integration" }!
+        XCTAssertEqual(integration.rows.count, 1)
+        let total = integration.rows[0][integration.columns.firstIndex(of: "scib_total")!]
+        if case .number(let v) = total { XCTAssertEqual(v, rows.first { $0.metric == "scib_total" }!.value) } else { XCTFail() }
+        if case .text(let b) = integration.rows[0][1] { XCTAssertEqual(b, "sample") } else { XCTFail() }
+        let spaces = tables.first { $0.name == "subspaces" }!
+        XCTAssertEqual(spaces.rows.count, 1)
+        if case .text(let l) = spaces.rows[0][2] { XCTAssertEqual(l, "0–0") } else { XCTFail() }
+        // latent 0 follows "group": its own subspace predicts it perfectly
+        if case .number(let v) = spaces.rows[0][4] { XCTAssertEqual(v, 1) } else { XCTFail() }
     }
 
     func testNoModelIsBadInput() throws {

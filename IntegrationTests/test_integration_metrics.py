@@ -1,0 +1,70 @@
+"""`latent metrics --batch/--labels/--subspace` end to end: an .h5ad written by anndata with the
+embedding of Tests/LatentModelsTests/Fixtures/scib_reference.json, whose numbers scib-metrics
+computed (make_scib_fixture.py); the library's tolerances are tested in IntegrationMetricsTests."""
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, assert_bad_input, latent
+
+FIX = json.loads((ROOT / "Tests/LatentModelsTests/Fixtures/scib_reference.json").read_text())
+
+
+@pytest.fixture
+def emb(tmp_path):
+    a = ad.AnnData(X=np.asarray(FIX["X_pre"], dtype=np.float32))
+    a.obs["sample"] = pd.Categorical(FIX["batch"])
+    a.obs["cell_type"] = FIX["cell_type"]
+    a.obs["depth"] = np.linspace(0, 1, a.n_obs)
+    a.obsm["X_vae"] = np.asarray(FIX["X"], dtype=np.float32)
+    a.obsm["X_pre"] = np.asarray(FIX["X_pre"], dtype=np.float32)
+    a.uns["vae"] = {"objective": "tc", "beta": 1.0, "seed": 0, "subspaces": {"cell_type": np.array([0, 4])}}
+    p = tmp_path / "emb.h5ad"
+    a.write_h5ad(p)
+    return p
+
+
+def table(path):
+    m = pd.read_csv(path, sep="\t")
+    return {(r.metric, r.latent): r.value for r in m.itertuples()}
+
+
+def test_scib_metrics_and_subspaces_from_the_command_line(emb, tmp_path):
+    out = tmp_path / "m.tsv"
+    latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "obs/sample", "--labels", "cell_type",
+           "--unintegrated", "obsm/X_pre", "-o", out, "-q", check=True)
+    t = table(out)
+    ref = FIX["reference"]
+    for m, tol in [("silhouette_label", 1e-5), ("bras", 1e-4), ("ilisi", 1e-3), ("clisi", 1e-3),
+                   ("graph_connectivity", 1e-9), ("kbet", 0.01), ("pcr_comparison", 1e-4)]:
+        assert t[(m, "all")] == pytest.approx(ref[m], abs=tol), m
+    assert t[("scib_total", "all")] == pytest.approx(FIX["aggregate"]["Total"], abs=2e-3)
+    # the subspace recorded in uns["vae"] (cell_type → latents 0-3) is scored without a flag
+    own, rest = t[("subspace_balanced_accuracy", "0-3")], t[("subspace_balanced_accuracy", "rest")]
+    assert own > 0.8 and rest < 0.5
+    # without --unintegrated: a PCA of X (here X_pre itself, 20 genes: all its components)
+    out2 = tmp_path / "m2.tsv"
+    latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "sample", "-o", out2, "-q", check=True)
+    t2 = table(out2)
+    assert t2[("pcr_batch_unintegrated", "all")] == pytest.approx(ref["pcr_batch_unintegrated"], abs=1e-4)
+    assert ("scib_total", "all") not in t2  # no labels, no aggregate
+    # same command, same bytes
+    out3 = tmp_path / "m3.tsv"
+    latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "obs/sample", "--labels", "cell_type",
+           "--unintegrated", "obsm/X_pre", "-o", out3, "-q", check=True)
+    assert out3.read_bytes() == out.read_bytes()
+
+
+def test_bad_integration_inputs(emb, tmp_path):
+    out = tmp_path / "bad.tsv"
+    r = latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "obs/depth", "-o", out)
+    assert_bad_input(r, "obs/depth", "categorical", output=out)
+    r = latent("metrics", emb, "--key", "obsm/X_vae", "--labels", "obs/nope", "-o", out)
+    assert_bad_input(r, "obs/nope", output=out)
+    r = latent("metrics", emb, "--key", "obsm/X_vae", "--subspace", "obs/sample:6-9", "-o", out)
+    assert_bad_input(r, "sample:6-9", "8 latents", output=out)
+    r = latent("metrics", emb, "--key", "obsm/X_vae", "--subspace", "obs/sample", "-o", out)
+    assert r.rc == 2 and "--subspace" in r.err and not out.exists()
