@@ -113,7 +113,9 @@ struct MetricsCommand: ParsableCommand {
                                             threads: run.threads, file: input, note: { global.note("\(input): \($0)") })
             try AtomicOutput.write(Data(Metrics.tsv(rows, run: Metrics.runLabel(ds, key: key!)).utf8), to: output)
             let score = { (m: String) in rows.first { $0.metric == m && $0.factor == "all" }.map { String(format: "%.3f", $0.value) } ?? "NA" }
-            global.note("\(input): \(codes.count) latents, \(fs.count) factors: MIG \(score("mig")), DCI-D \(score("dci_disentanglement")), active \(score("active_units"))")
+            if !fs.isEmpty || request.isEmpty {
+                global.note("\(input): \(codes.count) latents, \(fs.count) factors: MIG \(score("mig")), DCI-D \(score("dci_disentanglement")), active \(score("active_units"))")
+            }
             if batch != nil && labels != nil {
                 global.note("\(input): scIB batch correction \(score("scib_batch_correction")), bio conservation \(score("scib_bio_conservation")), total \(score("scib_total"))")
             }

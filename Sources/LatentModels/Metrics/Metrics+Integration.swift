@@ -67,8 +67,10 @@ extension Metrics {
         var values: [String: Double] = [:]
         func add(_ m: String, _ factor: String, _ v: Double) { rows.append(Row(m, factor: factor, v)); values[m] = v }
 
-        if let l {
-            add("silhouette_label", lName, silhouetteLabel(x, labels: l))
+        // the label silhouettes serve the label ASW and the isolated-label score: one O(n²d) pass
+        let labelSilhouettes = l.map { silhouetteSamples(x, labels: dense($0).codes) }
+        if let l, let labelSilhouettes {
+            add("silhouette_label", lName, silhouetteLabel(samples: labelSilhouettes))
             let c = kMeansNMIARI(x, labels: l, seed: p.seed, starts: p.kmeansStarts)
             add("nmi_kmeans", lName, c.nmi)
             add("ari_kmeans", lName, c.ari)
@@ -87,8 +89,8 @@ extension Metrics {
                 add("pcr_comparison", bName, .nan)
             }
         }
-        if let b, let l {
-            add("isolated_labels", lName, isolatedLabels(x, labels: l, batch: b))
+        if let b, let l, let labelSilhouettes {
+            add("isolated_labels", lName, isolatedLabels(samples: labelSilhouettes, labels: l, batch: b))
             add("bras", bName, silhouetteBatch(x, labels: l, batch: b, bras: true))
             rows.append(Row("silhouette_batch", factor: bName, silhouetteBatch(x, labels: l, batch: b)))
             add("kbet", bName, try kBETPerLabel(knn(p.kbetNeighbors), batch: b, labels: l, alpha: p.kbetAlpha))

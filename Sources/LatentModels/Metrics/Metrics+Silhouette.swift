@@ -66,8 +66,10 @@ extension Metrics {
 
     /// scib's label ASW: the mean silhouette of the cell-type labels, rescaled to (s + 1)/2.
     public static func silhouetteLabel(_ x: Points, labels: [Int]) -> Double {
-        (mean(silhouetteSamples(x, labels: dense(labels).codes)) + 1) / 2
+        silhouetteLabel(samples: silhouetteSamples(x, labels: dense(labels).codes))
     }
+
+    static func silhouetteLabel(samples: [Double]) -> Double { (mean(samples) + 1) / 2 }
 
     /// scib's batch ASW: within each label with more than one batch (and fewer batches than
     /// cells), the silhouette of the batches, taken as 1 − |s| per cell, averaged per label and
@@ -89,11 +91,16 @@ extension Metrics {
     /// scib-metrics' isolated-label score: the labels present in the fewest batches, each scored
     /// by the mean rescaled silhouette (of all labels) of its cells; the mean over those labels.
     public static func isolatedLabels(_ x: Points, labels: [Int], batch: [Int]) -> Double {
+        isolatedLabels(samples: silhouetteSamples(x, labels: dense(labels).codes), labels: labels, batch: batch)
+    }
+
+    /// The same from the label silhouettes already computed (the label ASW needs them too).
+    static func isolatedLabels(samples: [Double], labels: [Int], batch: [Int]) -> Double {
         var batchesOf: [Int: Set<Int>] = [:]
         for (l, b) in zip(labels, batch) { batchesOf[l, default: []].insert(b) }
         let least = batchesOf.values.map(\.count).min() ?? 0
         let isolated = batchesOf.filter { $0.value.count <= least }.keys.sorted()
-        let s = silhouetteSamples(x, labels: dense(labels).codes).map { ($0 + 1) / 2 }
+        let s = samples.map { ($0 + 1) / 2 }
         let perLabel = isolated.map { l in mean(labels.indices.filter { labels[$0] == l }.map { s[$0] }) }
         return perLabel.isEmpty ? .nan : mean(perLabel)
     }
