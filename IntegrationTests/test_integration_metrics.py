@@ -22,7 +22,7 @@ def emb(tmp_path):
     a.obs["depth"] = np.linspace(0, 1, a.n_obs)
     a.obsm["X_vae"] = np.asarray(FIX["X"], dtype=np.float32)
     a.obsm["X_pre"] = np.asarray(FIX["X_pre"], dtype=np.float32)
-    a.uns["vae"] = {"objective": "tc", "beta": 1.0, "seed": 0, "subspaces": {"cell_type": np.array([0, 4])}}
+    a.uns["vae"] = {"objective": "tc", "beta": 1.0, "seed": 0, "subspaces": {"cell_type": np.arange(4)}}
     p = tmp_path / "emb.h5ad"
     a.write_h5ad(p)
     return p

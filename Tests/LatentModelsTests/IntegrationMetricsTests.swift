@@ -171,6 +171,20 @@ final class IntegrationMetricsTests: XCTestCase {
         }
     }
 
+    /// `latent vae --subspace` records each covariate's coordinates as a list of indices.
+    func testRecordedSubspacesAreReadFromUns() {
+        var ds = Dataset(X: .dense(Matrix(rows: 2, cols: 1)), obs: DataFrame(index: ["a", "b"]), var: DataFrame(index: ["g"]))
+        ds.obsm["X_vae"] = .dense(Matrix(rows: 2, cols: 6))
+        ds.uns["vae"] = .dict(OrderedDict([("subspaces", .dict(OrderedDict([
+            ("cell_type", .numbers(NumericArray(shape: [3], storage: .int64([0, 1, 2])))),
+            ("time", .numbers(NumericArray(shape: [2], storage: .int64([3, 4])))),
+            ("gappy", .numbers(NumericArray(shape: [2], storage: .int64([0, 5])))),
+        ])))]))
+        XCTAssertEqual(Metrics.recordedSubspaces(ds, key: "obsm/X_vae"),
+                       [Metrics.Subspace(name: "cell_type", start: 0, count: 3), Metrics.Subspace(name: "time", start: 3, count: 2)])
+        XCTAssertEqual(Metrics.recordedSubspaces(ds, key: "obsm/X_pca"), [])
+    }
+
     func testBadInput() throws {
         let x = Metrics.Points(n: 4, d: 1, values: [0, 1, 2, 3])
         let cont = Metrics.Factor(name: "depth", values: .continuous([1, 2, 3, 4]))

@@ -163,7 +163,7 @@ final class ReportTests: XCTestCase {
         var ds = Self.vaeDataset(beta: 1, seed: 0, K: 3, n: 60)
         ds.obs.set("sample", .string((0..<60).map { "s\($0 % 3)" }))
         if case .dict(var u)? = ds.uns["vae"] {
-            u["subspaces"] = .dict(OrderedDict([("group", .numbers(NumericArray(shape: [2], storage: .int64([0, 1]))))]))
+            u["subspaces"] = .dict(OrderedDict([("group", .numbers(NumericArray(shape: [1], storage: .int64([0]))))]))
             ds.uns["vae"] = .dict(u)
         }
         let d = dir + "/cov"

@@ -12,7 +12,7 @@ extension Metrics {
         /// (scib-metrics' Benchmarker: `sc.tl.pca`, 50 components), when it has one.
         public var unintegrated: String?
         /// `obs/COL:i-j` (coordinates i…j, 0-based, inclusive): added to those `uns["<model>"]
-        /// ["subspaces"]` names (a dict COL → [start, count]).
+        /// ["subspaces"]` names (a dict COL → its coordinates, as `latent vae --subspace` writes it).
         public var subspaces: [String] = []
         public init(batch: String? = nil, labels: String? = nil, unintegrated: String? = nil, subspaces: [String] = []) {
             self.batch = batch
@@ -35,7 +35,8 @@ extension Metrics {
         return (col, Subspace(name: col, start: a, count: b - a + 1))
     }
 
-    /// Subspaces recorded by the model: `uns[model]["subspaces"]` as COL → [start, count].
+    /// Subspaces recorded by the model: `uns[model]["subspaces"]` as COL → the latent coordinates
+    /// reserved for it (what `latent vae --subspace obs/COL:D` writes: D consecutive indices).
     public static func recordedSubspaces(_ ds: Dataset, key: String) -> [Subspace] {
         let name = String(key.split(separator: "/").last ?? "")
         let model = name.hasPrefix("X_") ? String(name.dropFirst(2)) : name
@@ -50,8 +51,10 @@ extension Metrics {
             case .int32(let i): v = i.map(Double.init)
             case .bool: return nil
             }
-            guard v.count == 2, v[0] >= 0, v[1] >= 1 else { return nil }
-            return Subspace(name: col, start: Int(v[0]), count: Int(v[1]))
+            // `latent vae --subspace` reserves consecutive coordinates; anything else is not a subspace we can name i-j
+            guard let first = v.first, first >= 0, v.enumerated().allSatisfy({ $0.element == first + Double($0.offset) }) else { return nil }
+            let name = col.hasPrefix("obs/") ? String(col.dropFirst(4)) : col
+            return Subspace(name: name, start: Int(first), count: v.count)
         }
     }
 
