@@ -66,6 +66,14 @@ def test_bad_integration_inputs(emb, tmp_path):
     out = tmp_path / "bad.tsv"
     r = latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "obs/depth", "-o", out)
     assert_bad_input(r, "obs/depth", "categorical", output=out)
+    # integer codes are categories: the batches as 0/1/2 give the same numbers as their names
+    a = ad.read_h5ad(emb)
+    a.obs["sample_code"] = a.obs["sample"].cat.codes.astype(np.int64)
+    a.write_h5ad(tmp_path / "codes.h5ad")
+    by_name, by_code = tmp_path / "n.tsv", tmp_path / "c.tsv"
+    latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "sample", "-o", by_name, "-q", check=True)
+    latent("metrics", tmp_path / "codes.h5ad", "--key", "obsm/X_vae", "--batch", "sample_code", "-o", by_code, "-q", check=True)
+    assert pd.read_csv(by_name, sep="\t")["value"].tolist() == pd.read_csv(by_code, sep="\t")["value"].tolist()
     r = latent("metrics", emb, "--key", "obsm/X_vae", "--labels", "obs/nope", "-o", out)
     assert_bad_input(r, "obs/nope", output=out)
     r = latent("metrics", emb, "--key", "obsm/X_vae", "--subspace", "obs/sample:6-9", "-o", out)

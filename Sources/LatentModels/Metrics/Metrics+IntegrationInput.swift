@@ -67,11 +67,15 @@ extension Metrics {
         func factor(_ col: String?) throws -> Factor? {
             guard let col else { return nil }
             let f = try factors(ds, columns: [col], file: file)[0]
-            guard f.isCategorical else {
-                throw LatentError.badInput(file, "obs/\(f.name)", "a numeric column; batches and labels must be categorical",
-                                           hint: "store it as strings or a categorical")
+            guard case .continuous(let v) = f.values else { return f }
+            // integer codes (batch 1, 2, 3) are categories, as scib-metrics takes any labels
+            guard v.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e15 }) else {
+                throw LatentError.badInput(file, "obs/\(f.name)", "a numeric column with fractions; batches and labels must be categorical",
+                                           hint: "store it as strings, a categorical or integer codes")
             }
-            return f
+            let cats = Array(Set(v)).sorted()
+            let index = Dictionary(uniqueKeysWithValues: cats.enumerated().map { ($1, $0) })
+            return Factor(name: f.name, values: .categorical(labels: v.map { index[$0]! }, categories: cats.map { String(Int($0)) }))
         }
         let batch = try factor(r.batch), labels = try factor(r.labels)
         var rows: [Row] = []
