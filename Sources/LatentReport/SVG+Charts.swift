@@ -334,8 +334,9 @@ public enum SVG {
               let y0 = idx.map({ y[$0] }).min(), let y1 = idx.map({ y[$0] }).max() else { return "" }
         var size = [Int](repeating: 0, count: names.count)
         for g in group where g >= 0 && g < names.count { size[g] += 1 }
-        let byCount = names.indices.sorted { size[$0] != size[$1] ? size[$0] > size[$1] : $0 < $1 }
-        let shown = Array(byCount.prefix(names.count > 8 ? 7 : 8))
+        // groups without cells (unused categories) are left out of the colours and the legend
+        let byCount = names.indices.filter { size[$0] > 0 }.sorted { size[$0] != size[$1] ? size[$0] > size[$1] : $0 < $1 }
+        let shown = Array(byCount.prefix(byCount.count > 8 ? 7 : 8))
         var colorOf = [Int](repeating: -1, count: names.count)
         for (c, g) in shown.enumerated() { colorOf[g] = c }
         let padX = (x1 - x0) * 0.03 + 1e-12, padY = (y1 - y0) * 0.03 + 1e-12
@@ -355,7 +356,7 @@ public enum SVG {
         }
         var legendNames = shown.map { "\(names[$0]) (\(size[$0]))" }
         var colors = shown.indices.map { palette[$0 % palette.count] }
-        if names.count > shown.count { legendNames.append("other"); colors.append("#b8c0c8") }
+        if byCount.count > shown.count { legendNames.append("other"); colors.append("#b8c0c8") }
         // one legend line per 4 groups keeps wide category names inside the chart
         for line in stride(from: 0, to: legendNames.count, by: 4) {
             let end = min(legendNames.count, line + 4)

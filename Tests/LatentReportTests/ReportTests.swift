@@ -210,5 +210,14 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(SVG.ticks(-3, 7, count: 5), [-2, 0, 2, 4, 6])
         XCTAssertEqual(SVG.diverging(0), "#ffffff")
         XCTAssertEqual(SVG.lineChart([], title: "", xLabel: "", yLabel: ""), "")
+        // scatter: one circle per cell up to the cap, the legend without empty groups, the 8th and
+        // later groups (by size) grey as "other"
+        let n = 40
+        let sc = SVG.scatter(x: (0..<n).map(Double.init), y: (0..<n).map { Double($0 % 7) }, group: (0..<n).map { $0 % 10 },
+                             names: (0..<11).map { "g\($0)" }, title: "s", xLabel: "x", yLabel: "y")
+        XCTAssertEqual(sc.components(separatedBy: "<circle").count - 1, n)
+        XCTAssertTrue(sc.contains(">other<") && !sc.contains("g10"))
+        XCTAssertEqual(SVG.scatter(x: (0..<n).map(Double.init), y: (0..<n).map(Double.init), group: [Int](repeating: 0, count: n), names: ["a"],
+                                   title: "s", xLabel: "x", yLabel: "y", maxPoints: 10).components(separatedBy: "<circle").count - 1, 10)
     }
 }
