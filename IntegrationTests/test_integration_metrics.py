@@ -80,6 +80,8 @@ def test_bad_integration_inputs(emb, tmp_path):
     assert_bad_input(r, "sample:6-9", "8 latents", output=out)
     r = latent("metrics", emb, "--key", "obsm/X_vae", "--subspace", "obs/sample", "-o", out)
     assert r.rc == 2 and "--subspace" in r.err and not out.exists()
+    r = latent("metrics", emb, "--key", "obsm/X_vae", "--labels", "cell_type", "--kmeans-starts", "0", "-o", out)
+    assert r.rc == 2 and "--kmeans-starts" in r.err and not out.exists()
 
 
 def test_metrics_stage_takes_batch_labels_and_subspaces_and_the_report_shows_them(emb, tmp_path):

@@ -22,6 +22,7 @@ enum MetricsStageAdapter: StageAdapter {
         ParameterSpec("labels", .string),
         ParameterSpec("unintegrated", .string),
         ParameterSpec("subspaces", .list(.string), default: .array([])),
+        ParameterSpec("kmeans-starts", .int(min: 1, max: nil), default: .int(1)),
     ]
     static let inputs = [InputSlot("input", accepts: .embedding), InputSlot("reference", accepts: .embedding, required: false)]
     static let outputs = [OutputFile("metrics.tsv", [.table])]
@@ -49,6 +50,7 @@ enum MetricsStageAdapter: StageAdapter {
         }
         var ip = Metrics.IntegrationParameters()
         ip.seed = c.seed
+        ip.kmeansStarts = c.int("kmeans-starts")
         rows += try Metrics.integration(ds, key: key, request: request, reference: reference, parameters: ip,
                                         threads: c.threads, file: input.path, note: c.note)
         try AtomicOutput.write(Data(Metrics.tsv(rows, run: Metrics.runLabel(ds, key: key)).utf8), to: c.output("metrics.tsv"))
