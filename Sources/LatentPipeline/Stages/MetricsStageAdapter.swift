@@ -13,6 +13,8 @@ enum MetricsStageAdapter: StageAdapter {
     static let type = "metrics"
     static let version = 2
     static let usesSeed = true
+    // exact neighbours (dgemm) and the default PCA reference are BLAS products
+    static let threadSensitive = true
     static let parameters = [
         ParameterSpec("key", .string),
         ParameterSpec("factors", .list(.string), default: .array([])),
