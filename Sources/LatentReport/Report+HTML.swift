@@ -15,6 +15,7 @@ extension Report {
         b += "<header><h1>\(SVG.escape(options.title))</h1><p class=\"meta\">\(runs.count) model run\(runs.count == 1 ? "" : "s") from <code>\(SVG.escape(source))</code> · made by \(SVG.escape(generator)) · significant: FDR &lt; \(SVG.label(options.fdr))</p>"
         b += "<nav><a href=\"#overview\">Runs</a><a href=\"#comparison\">Comparison</a><a href=\"#sweep\">β sweep</a>"
         if byName["metrics_across_seeds"] != nil { b += "<a href=\"#seeds\">Across seeds</a>" }
+        if byName["consensus"] != nil { b += "<a href=\"#consensus\">Stability</a>" }
         b += "<a href=\"#models\">Models and latents</a><a href=\"#tables\">Tables</a></nav></header>\n<main>\n"
 
         b += "<section id=\"overview\"><h2>Runs</h2><p>Every model output found, with the files attached to it.</p>"
@@ -28,6 +29,7 @@ extension Report {
             b += "<section id=\"seeds\"><h2>Across seeds</h2><p>Mean and standard deviation of every score over runs that differ only in their seed. Locatello et al. (2019) found the seed matters as much as the model: read a difference between models against this spread.</p>"
             b += tableHTML(s) + "</section>\n"
         }
+        if let c = byName["consensus"] { b += consensusSection(c) }
 
         b += "<section id=\"models\"><h2>Models and latents</h2>"
         for (i, r) in runs.enumerated() { b += modelArticle(r, index: i, views: views[i], latents: byName["latents"]!) }
@@ -134,6 +136,7 @@ extension Report {
                                   title: "Latents × obs covariates (Spearman ρ; η for categories)", columnTitle: "obs column")
         }
         if !charts.isEmpty { s += "<div class=\"charts\">\(charts)</div>" }
+        s += differentialHTML(r)
         var mine = latents
         mine.rows = latents.rows.filter { if case .text(let id) = $0[0] { id == r.id } else { false } }
         mine.name = "latents-\(i)"

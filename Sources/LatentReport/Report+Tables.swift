@@ -146,6 +146,8 @@ extension Report {
         var t = [runsTable(), comparisonTable(views), latentTable(views), genesTable(views), setsTable(views), correlationTable(views)]
         if runs.contains(where: { $0.vae != nil }) { t.append(sweepTable()) }
         if let s = seedsTable() { t.append(s) }
+        if let c = consensusTable() { t.append(c) }
+        if let d = differentialTable() { t.append(d) }
         return t
     }
 

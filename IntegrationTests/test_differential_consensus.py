@@ -1,0 +1,142 @@
+"""`latent differential` and `latent consensus` through the binary: a small simulated data set
+with categorical programs, VAEs of two seeds and ICA; the tables read back with pandas, the
+planted program's latent called, determinism, bad input as one line, the pipeline stage after a
+seed grid, and the report's sections."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import assert_bad_input, latent
+
+DIFF_COLUMNS = ["groupby", "group", "reference", "latent", "name", "n_group", "n_reference", "mean_group", "mean_reference",
+                "difference", "sign", "pairs", "probability", "log_bayes_factor", "direction"]
+CONS_COLUMNS = ["model", "parameters", "seed", "run", "latent", "name", "consensus", "seeds", "reproducibility", "min_match",
+                "top_set", "top_set_direction", "recurrence", "stable"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("diff")
+    latent("simulate", "--cells", 400, "--genes", 300, "--programs", 3, "--program-size", 25, "--factors", "categorical",
+           "--effect", "2", "--seed", 4, "-o", d / "sim.h5ad", "-q", check=True)
+    latent("normalize", d / "sim.h5ad", "--hvg", 200, "-o", d / "norm.h5ad", "-q", check=True)
+    for s in (0, 1):
+        latent("vae", d / "norm.h5ad", "-o", d / f"vae{s}", "--latent", 4, "--hidden", "32", "--decoder", "linear", "--epochs", 30,
+               "--threads", 1, "--seed", s, "-q", check=True)
+        latent("enrich", d / f"vae{s}" / "embedding.h5ad", "--key", "varm/vae_loadings", "--gene-sets", d / "sim.programs.gmt",
+               "--min-size", 5, "--permutations", 200, "-o", d / f"vae{s}" / "enrich.tsv", "-q", check=True)
+    return d
+
+
+def test_differential_table_calls_the_planted_program(data, tmp_path):
+    out = tmp_path / "d.tsv"
+    r = latent("differential", data / "vae0", "--groupby", "obs/factor_1", "--group", "on", "--reference", "off", "-o", out, "-q")
+    assert r.rc == 0, r
+    t = pd.read_csv(out, sep="\t")
+    assert list(t.columns) == DIFF_COLUMNS
+    assert len(t) == 4 and set(t.group) == {"on"} and set(t.reference) == {"off"}
+    assert (t.name == [f"z{j}" for j in range(4)]).all()
+    # 400 cells split about evenly: more pairs than the 5000 budget, so sampled pairs
+    assert (t.pairs == 5000).all()
+    assert ((t.probability >= 0) & (t.probability <= 1)).all()
+    assert np.allclose(t.log_bayes_factor, np.log(t.probability + 1e-12) - np.log(1 - t.probability + 1e-12), atol=1e-6)
+    # the latent that follows program 1 separates on from off
+    assert t.log_bayes_factor.abs().max() > 2.3, t
+    assert (t.direction != "none").any()
+    # same seed, same bytes; every group against the rest by default
+    again = tmp_path / "e.tsv"
+    latent("differential", data / "vae0", "--groupby", "obs/factor_1", "--group", "on", "--reference", "off", "-o", again, "-q", check=True)
+    assert out.read_bytes() == again.read_bytes()
+    r = latent("differential", data / "vae0" / "embedding.h5ad", "--groupby", "factor_2", "--mode", "sampled", "-o", "-", "-q")
+    assert r.rc == 0, r
+    assert r.out.count("\trest\t") == 8   # off and on, 4 latents each
+
+
+def test_differential_bad_input_is_one_line_and_writes_nothing(data, tmp_path):
+    out = tmp_path / "d.tsv"
+    r = latent("differential", data / "vae0", "--groupby", "obs/cell_type", "-o", out)
+    assert_bad_input(r, "obs/cell_type", "no such obs column")
+    assert not out.exists()
+    r = latent("differential", data / "vae0", "--groupby", "factor_1", "--group", "maybe", "-o", out)
+    assert_bad_input(r, "no category 'maybe'")
+    assert not out.exists()
+    r = latent("differential", data / "norm.h5ad", "--groupby", "factor_1", "-o", out)
+    assert_bad_input(r, "obsm/X_vae", "missing")
+    r = latent("differential", data / "vae0", "--groupby", "total_counts", "-o", out)
+    assert_bad_input(r, "obs/total_counts", "continuous")
+    assert not out.exists()
+
+
+def test_consensus_of_two_seeds(data, tmp_path):
+    out = tmp_path / "c.tsv"
+    r = latent("consensus", data / "vae0", data / "vae1", "-o", out, "-q")
+    assert r.rc == 0, r
+    t = pd.read_csv(out, sep="\t", keep_default_na=False)
+    assert list(t.columns) == CONS_COLUMNS
+    assert len(t) == 8 and set(t.seed.astype(str)) == {"0", "1"}
+    rep = t.reproducibility.astype(float)
+    assert ((rep >= 0) & (rep <= 1)).all()
+    # two seeds: each latent's reproducibility is its one match, the same from both sides
+    first = t[t.seed.astype(str) == "0"].sort_values("latent")
+    second = t[t.seed.astype(str) == "1"]
+    assert sorted(first.consensus.astype(int)) == [0, 1, 2, 3] and sorted(second.consensus.astype(int)) == [0, 1, 2, 3]
+    for _, row in second.iterrows():
+        assert np.isclose(float(row.reproducibility), float(first.iloc[int(row.consensus)].reproducibility))
+    # the linear decoder finds the strong planted programs again with the other seed
+    assert (rep > 0.8).sum() >= 2, t
+    assert set(t.stable) <= {True, False}
+    rec = t[t.top_set != "NA"].recurrence
+    assert len(rec) > 0 and ((rec.astype(float) >= 0) & (rec.astype(float) <= 1)).all()
+    # a single run, or runs of different models, is bad input
+    latent("ica", data / "norm.h5ad", "--k", 4, "--seed", 1, "-o", tmp_path / "ica.h5ad", "-q", check=True)
+    r = latent("consensus", data / "vae0", tmp_path / "ica.h5ad", "-o", out.with_suffix(".x.tsv"))
+    assert_bad_input(r, "no two runs share a model")
+    assert not out.with_suffix(".x.tsv").exists()
+
+
+def test_pipeline_stage_after_a_seed_grid_and_report(data, tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""seed: 0
+stages:
+  normalize:
+    input: {data / "sim.h5ad"}
+    params: {{hvg: 200}}
+  ica:
+    input: normalize
+    params: {{k: 4}}
+    grid: {{seed: [0, 1, 2]}}
+  enrich:
+    input: ica
+    gene-sets: {data / "sim.programs.gmt"}
+    params: {{min-size: 5, permutations: 100}}
+  consensus:
+    input: ica
+    enrich: enrich
+  report:
+    input: [enrich, consensus]
+""")
+    r = latent("run", p, "--cache", tmp_path / "cache", "--results", tmp_path / "results", "--threads", "1", "-q")
+    assert r.rc == 0, r
+    t = pd.read_csv(tmp_path / "results" / "consensus" / "default" / "consensus.tsv", sep="\t", keep_default_na=False)
+    assert len(t) == 12 and set(t.seed.astype(str)) == {"0", "1", "2"}
+    assert (t.seeds == 2).all()
+    # ICA finds the same components whatever its seed
+    assert (t.reproducibility.astype(float) > 0.9).sum() >= 9, t
+    assert (t.top_set != "NA").any()
+    html = (tmp_path / "results" / "report" / "default" / "report.html").read_text()
+    assert 'id="consensus"' in html and "reproducibility across seeds" in html
+    tables = tmp_path / "results" / "report" / "default" / "report_tables"
+    assert (tables / "consensus.tsv").exists()
+
+
+def test_report_shows_differential_beside_its_model(data, tmp_path):
+    latent("differential", data / "vae0", "--groupby", "factor_1", "-o", data / "vae0" / "differential.tsv", "-q", check=True)
+    latent("consensus", data / "vae0", data / "vae1", "-o", data / "consensus.tsv", "-q", check=True)
+    out = tmp_path / "report.html"
+    r = latent("report", data, "-o", out, "-q")
+    assert r.rc == 0, r
+    html = out.read_text()
+    assert "<h4>Differential activity</h4>" in html and "log Bayes factor by factor_1" in html
+    assert 'id="consensus"' in html
+    d = pd.read_csv(tmp_path / "report_tables" / "differential.tsv", sep="\t")
+    assert len(d) == 8 and set(d.run) == {"vae0"}

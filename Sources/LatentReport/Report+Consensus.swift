@@ -1,0 +1,72 @@
+import Foundation
+import LatentModels
+
+/// Stability across seeds, from the `consensus*.tsv` tables `latent consensus` (or the pipeline's
+/// consensus stage) writes: a table of every latent's reproducibility and the recurrence of its
+/// top gene set, and per model a bar chart of the first seed's latents, so that a stable latent
+/// stands apart from a seed's accident.
+extension Report {
+    /// Every consensus table under the walked directories (`consensus*.tsv`), or in the cache
+    /// entries of consensus stages (`consensus.tsv`); rows in file order, files in path order.
+    static func consensusTables(_ dirs: [String], notes: inout [String]) throws -> [Consensus.Row] {
+        var rows: [Consensus.Row] = []
+        var seen = Set<String>()
+        for dir in dirs {
+            for n in files(in: dir) where n.hasPrefix("consensus") && n.hasSuffix(".tsv") {
+                let path = dir + "/" + n
+                guard seen.insert(URL(fileURLWithPath: path).resolvingSymlinksInPath().path).inserted else { continue }
+                let text = try readText(path)
+                guard text.hasPrefix(Consensus.columns.joined(separator: "\t")) else {
+                    notes.append("\(path): not a consensus table, skipped")
+                    continue
+                }
+                rows += try Consensus.parse(text, file: path)
+            }
+        }
+        return rows
+    }
+
+    public func consensusTable() -> ReportTable? {
+        guard !consensus.isEmpty else { return nil }
+        let rows: [[ReportTable.Cell]] = consensus.map { c in
+            [.text(c.model), .text(c.parameters), .text(c.seed), .text(c.run), .number(Double(c.latent)), .text(c.name),
+             .number(c.consensus.map(Double.init) ?? .nan), .number(Double(c.seeds)), .number(c.reproducibility), .number(c.minMatch),
+             .text(c.topSet?.name ?? ""), .text(c.topSet?.direction ?? ""), .number(c.recurrence ?? .nan), .text(c.stable ? "yes" : "no")]
+        }
+        return ReportTable(name: "consensus", title: "Stability across seeds",
+                           columns: ["model", "parameters", "seed", "run", "latent", "name", "consensus", "other_seeds", "reproducibility",
+                                     "min_match", "top_set", "top_set_direction", "recurrence", "stable"], rows: rows)
+    }
+
+    func consensusSection(_ t: ReportTable) -> String {
+        var s = "<section id=\"consensus\"><h2>Stability across seeds</h2>"
+        s += "<p>Latents of runs that differ only in their seed, matched one-to-one by the |Pearson r| of their gene loadings (Hungarian assignment). <b>Reproducibility</b> is a latent's median matched |r| over the other seeds; <b>recurrence</b> the fraction of the other seeds whose matched latent has the same top significant gene set. A latent that only one seed finds is an accident of that seed (BioBombe); read its gene sets with care.</p>"
+        var charts = ""
+        var order: [String] = []
+        var groups: [String: [Consensus.Row]] = [:]
+        for c in consensus {
+            let key = c.model + " " + c.parameters
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(c)
+        }
+        for key in order.prefix(6) {
+            let rows = groups[key]!
+            // the first seed's latents stand for their consensus latent: median over all seeds' rows matched to it
+            let firstSeed = rows[0].run
+            let anchors = rows.filter { $0.run == firstSeed }
+            let bars = anchors.map { a -> (label: String, value: Double) in
+                let members = rows.filter { $0.consensus == a.latent }.map(\.reproducibility).filter(\.isFinite).sorted()
+                let med = members.isEmpty ? a.reproducibility : members.count % 2 == 1 ? members[members.count / 2] : (members[members.count / 2 - 1] + members[members.count / 2]) / 2
+                var label = a.name == "z\(a.latent)" ? "latent \(a.latent)" : a.name
+                if let top = a.topSet { label += " · " + (top.name.count > 32 ? top.name.prefix(31) + "…" : top.name) }
+                if a.stable { label += " ●" }
+                return (label: label, value: med)
+            }
+            charts += SVG.barChart(bars, title: "\(key): reproducibility across seeds (● stable)", valueLabel: "median matched |r|",
+                                   width: 520, symmetric: false)
+        }
+        if !charts.isEmpty { s += "<div class=\"charts\">\(charts)</div>" }
+        s += tableHTML(t)
+        return s + "</section>\n"
+    }
+}
