@@ -167,8 +167,11 @@ stages:
   consensus:
     input: ica
     enrich: enrich
+  differential:
+    input: ica
+    params: {{groupby: factor_1}}
   report:
-    input: [enrich, consensus]
+    input: [enrich, consensus, differential]
 """)
     r = latent("run", p, "--cache", tmp_path / "cache", "--results", tmp_path / "results", "--threads", "1", "-q")
     assert r.rc == 0, r
@@ -179,9 +182,16 @@ stages:
     assert (t.reproducibility.astype(float) > 0.9).sum() >= 9, t
     assert (t.top_set != "NA").any()
     html = (tmp_path / "results" / "report" / "default" / "report.html").read_text()
-    assert 'id="consensus"' in html and "reproducibility across seeds" in html
+    assert 'id="consensus"' in html and "Reproducibility across seeds: ica" in html
     tables = tmp_path / "results" / "report" / "default" / "report_tables"
     assert (tables / "consensus.tsv").exists()
+    # one differential table per ICA seed, each beside its model in the report
+    for s in (0, 1, 2):
+        d = pd.read_csv(tmp_path / "results" / "differential" / f"seed={s}" / "differential.tsv", sep="\t")
+        assert len(d) == 8 and set(d.group) == {"off", "on"} and set(d.reference) == {"rest"}
+    d = pd.read_csv(tables / "differential.tsv", sep="\t")
+    assert len(d) == 24 and d.run.nunique() == 3
+    assert html.count("<h4>Differential activity</h4>") == 3
 
 
 def test_report_shows_differential_beside_its_model(data, tmp_path):

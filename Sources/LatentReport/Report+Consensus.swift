@@ -49,8 +49,13 @@ extension Report {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(c)
         }
-        for key in order.prefix(6) {
+        // name each model by the settings that differ between the groups (the table has them all)
+        let settings = order.map { key in groups[key]![0].parameters.split(separator: ",").map(String.init) }
+        let shared = settings.dropFirst().reduce(Set(settings.first ?? [])) { $0.intersection($1) }
+        for (gi, key) in order.prefix(6).enumerated() {
             let rows = groups[key]!
+            let varying = settings[gi].filter { !shared.contains($0) }.joined(separator: ", ")
+            let name = rows[0].model + (varying.isEmpty ? "" : " " + (varying.count > 48 ? varying.prefix(47) + "…" : varying))
             // the first seed's latents stand for their consensus latent: median over all seeds' rows matched to it
             let firstSeed = rows[0].run
             let anchors = rows.filter { $0.run == firstSeed }
@@ -62,7 +67,7 @@ extension Report {
                 if a.stable { label += " ●" }
                 return (label: label, value: med)
             }
-            charts += SVG.barChart(bars, title: "\(key): reproducibility across seeds (● stable)", valueLabel: "median matched |r|",
+            charts += SVG.barChart(bars, title: "Reproducibility across seeds: \(name)", valueLabel: "median matched |r| (● stable)",
                                    width: 520, symmetric: false)
         }
         if !charts.isEmpty { s += "<div class=\"charts\">\(charts)</div>" }

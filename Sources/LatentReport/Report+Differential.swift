@@ -41,7 +41,8 @@ extension Report {
             for t in rows {
                 let g = t.row.reference == "rest" ? t.row.group : "\(t.row.group) vs \(t.row.reference)"
                 if let i = latents.firstIndex(where: { $0.0 == t.row.latent }), let j = groups.firstIndex(of: g) {
-                    // ±27.6 is log(1/ε): clip so that one certain call does not wash out the colour scale
+                    // ±27.6 is log(1/ε): clip so that one certain call does not wash out the colour scale;
+            // the scale reaches at least ±4.6 (twice the 2.3 of odds 10 : 1), so that weak evidence stays pale
                     values[i][j] = max(-10, min(10, t.row.logBayesFactor))
                 }
             }
@@ -49,7 +50,7 @@ extension Report {
             charts += SVG.heatmap(rows: shown.map { $0.1 == "z\($0.0)" ? "latent \($0.0)" : "\($0.0) · \($0.1)" }, columns: groups,
                                   values: Array(values.prefix(shown.count)),
                                   title: "log Bayes factor by \(column)" + (latents.count > 40 ? " (first 40 latents)" : "") + ", clipped at ±10",
-                                  columnTitle: column)
+                                  columnTitle: column, minimumScale: 4.6)
         }
         s += "<div class=\"charts\">\(charts)</div>"
         let top = r.differential.filter { $0.row.direction != "none" }

@@ -305,7 +305,7 @@ public struct Report: Sendable {
         for key in order {
             let m = manifests[key]!
             let kind: String
-            switch m.stage { case "enrich": kind = "enrich"; case "metrics": kind = "metrics"; case "traverse": kind = "traverse"; default: continue }
+            switch m.stage { case "enrich": kind = "enrich"; case "metrics": kind = "metrics"; case "traverse": kind = "traverse"; case "differential": kind = "differential"; default: continue }
             guard let mk = modelKey(key), let i = runIndex[mk] else { notes.append("\(m.dir): \(m.stage) entry whose model is not in the cache, skipped"); continue }
             let file = m.dir + "/" + kind + ".tsv"
             guard FileManager.default.fileExists(atPath: file) else { continue }

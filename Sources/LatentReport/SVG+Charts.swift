@@ -255,14 +255,16 @@ public enum SVG {
     /// A matrix of coloured cells with row and column labels (traversals, latent × covariate).
     /// `diverging`: values scaled by the largest |value| onto blue–white–red; else 0…max onto white–blue.
     public static func heatmap(rows: [String], columns: [String], values: [[Double]], title: String,
-                               diverging isDiverging: Bool = true, cell: Double = 22, columnTitle: String = "") -> String {
+                               diverging isDiverging: Bool = true, cell: Double = 22, columnTitle: String = "",
+                               minimumScale: Double = 0) -> String {
         guard !rows.isEmpty, !columns.isEmpty else { return "" }
         let labelW = min(220, 14 + (rows.map { textWidth($0) }.max() ?? 24))
         let colH = min(170, 16 + 0.87 * (columns.map { textWidth($0) }.max() ?? 12))
         let cw = max(12, min(cell, 520 / Double(columns.count)))
         let width = labelW + cw * Double(columns.count) + 70
         let height = 22 + colH + 15 * Double(rows.count) + 24
-        let m = values.flatMap { $0 }.filter(\.isFinite).map(abs).max() ?? 1
+        // minimumScale keeps weak values pale when nothing stronger is on the map
+        let m = max(minimumScale, values.flatMap { $0 }.filter(\.isFinite).map(abs).max() ?? 1)
         var s = open(width, height, title: title)
         s += "<text x=\"4\" y=\"13\" class=\"label\">\(escape(title))</text>"
         let top = 22 + colH

@@ -45,7 +45,7 @@ final class ReportConsensusTests: XCTestCase {
         XCTAssertTrue(page.html.contains("href=\"#consensus\""))
         XCTAssertTrue(page.html.contains("<h4>Differential activity</h4>"))
         XCTAssertTrue(page.html.contains("log Bayes factor by group"))
-        XCTAssertTrue(page.html.contains("reproducibility across seeds"))
+        XCTAssertTrue(page.html.contains("Reproducibility across seeds: vae"))
         let names = page.tables.map(\.name)
         XCTAssertTrue(names.contains("consensus") && names.contains("differential"), "\(names)")
         XCTAssertEqual(page.tables.first { $0.name == "differential" }?.rows.count, rows.count)
