@@ -48,6 +48,7 @@ final class DifferentialActivityTests: XCTestCase {
         let rest = try DifferentialActivity.test(post, grouping: grouping, groups: ["A"])
         XCTAssertEqual(rest.map(\.reference), ["rest", "rest", "rest"])
         XCTAssertEqual(rest[0].probability, Double(expected[0][5])!, accuracy: 1e-6)
+        XCTAssertEqual(try DifferentialActivity.test(post, grouping: grouping, groups: ["A", "A"]), rest, "a group named twice is tested once")
     }
 
     /// Every cell of A ~ N(1, 0.5), of B ~ N(0, 0.25): P(z_a > z_b) = Φ(1 / √0.75) for any pairs.

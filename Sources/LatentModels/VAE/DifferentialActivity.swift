@@ -132,7 +132,9 @@ public enum DifferentialActivity {
         }
         var members = [[Int]](repeating: [], count: grouping.categories.count)
         for (cell, l) in grouping.labels.enumerated() where l >= 0 && l < members.count { members[l].append(cell) }
-        let wanted: [Int] = try (groups ?? grouping.categories).map { g in
+        var requested: [String] = []
+        for g in groups ?? grouping.categories where !requested.contains(g) { requested.append(g) }
+        let wanted: [Int] = try requested.map { g in
             guard let i = grouping.categories.firstIndex(of: g) else {
                 throw LatentError.badInput(nil, "obs/\(grouping.column)", "no category '\(g)' (categories: \(grouping.categories.joined(separator: ", ")))")
             }
