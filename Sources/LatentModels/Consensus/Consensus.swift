@@ -29,7 +29,8 @@ public enum Consensus {
         public var similarity: Similarity = .pearson
         /// FDR below which a gene set counts as a latent's top set.
         public var fdr = 0.05
-        /// Reproducibility at or above which a latent is called stable.
+        /// Reproducibility at or above which a latent is called stable: |r| ≥ 0.8 means the
+        /// matched loadings share at least 64 % of their variance in every other seed (median).
         public var stable = 0.8
         public init() {}
     }
