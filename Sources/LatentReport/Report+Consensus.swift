@@ -68,7 +68,7 @@ extension Report {
                 return (label: label, value: med)
             }
             charts += SVG.barChart(bars, title: "Reproducibility across seeds: \(name)", valueLabel: "median matched |r| (● stable)",
-                                   width: 520, symmetric: false)
+                                   width: 520, symmetric: false, maximum: 1)
         }
         if !charts.isEmpty { s += "<div class=\"charts\">\(charts)</div>" }
         s += tableHTML(t)

@@ -183,12 +183,13 @@ public enum SVG {
 
     /// Horizontal bars, one per label, signed values coloured by sign (top genes, correlations).
     public static func barChart(_ bars: [(label: String, value: Double)], title: String, valueLabel: String,
-                                width: Double = 420, symmetric: Bool = true) -> String {
+                                width: Double = 420, symmetric: Bool = true, maximum: Double? = nil) -> String {
         guard !bars.isEmpty else { return "" }
         let rowH = 15.0
         let labelW = min(220, 16 + (bars.map { textWidth($0.label) }.max() ?? 24))
         let height = 30 + rowH * Double(bars.count) + 24
-        let m = bars.map { abs($0.value) }.filter(\.isFinite).max() ?? 1
+        // a fixed maximum puts charts of the same measure on one scale
+        let m = maximum ?? bars.map { abs($0.value) }.filter(\.isFinite).max() ?? 1
         let lo = symmetric || bars.contains { $0.value < 0 } ? -max(m, 1e-12) : 0
         let fr = Frame(width: width, height: height, left: labelW, right: 14, top: 22, bottom: 30,
                        x0: lo, x1: max(m, 1e-12), y0: 0, y1: 1)
