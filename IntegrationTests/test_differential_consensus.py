@@ -81,6 +81,14 @@ def test_differential_matches_numpy_on_a_planted_posterior(tmp_path):
                "-o", "-", "-q")
     raw = pd.read_csv(io.StringIO(r.out), sep="\t")
     assert abs(raw.probability[1] - (1 - expected[1][0])) < 1e-6
+    # a program the group lasso switched off (uns program_active) is not tested, whatever its loadings
+    a = ad.read_h5ad(tmp_path / "vae" / "embedding.h5ad")
+    a.uns["vae"]["program_active"] = np.array([False, True, True])
+    a.write_h5ad(tmp_path / "vae" / "embedding.h5ad")
+    r = latent("differential", tmp_path / "vae", "--groupby", "condition", "--group", "A", "--reference", "B", "-o", "-", "-q")
+    off = pd.read_csv(io.StringIO(r.out), sep="\t")
+    assert list(off.sign) == [0, -1, 0] and off.probability[0] == 0.5 and off.direction[0] == "none"
+    assert abs(off.probability[1] - expected[1][0]) < 1e-6
 
 
 def test_differential_on_a_trained_vae_is_deterministic(data, tmp_path):

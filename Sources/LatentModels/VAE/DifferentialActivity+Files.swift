@@ -59,9 +59,14 @@ extension DifferentialActivity {
         }
         let model = name.hasPrefix("X_") ? String(name.dropFirst(2)) : name
         var names: [String]? = nil
+        var inactive: [Int] = []
         if case .dict(let u)? = ds.uns[model] {
             for k in nameKeys {
                 if case .strings(let s)? = u[k], s.count == mean.cols { names = s; break }
+            }
+            // programs the group lasso switched off (the first P latents are the programs)
+            if case .numbers(let a)? = u["program_active"], case .bool(let active) = a.storage, active.count <= mean.cols {
+                inactive = active.indices.filter { !active[$0] }
             }
         }
         let method: Directions = directions == .auto ? (names != nil ? .sum : .none) : directions
@@ -76,6 +81,12 @@ extension DifferentialActivity {
                 throw LatentError.badInput(file, "varm/\(loadingsKey)", "has \(loadings.cols) columns for \(mean.cols) latents")
             }
             signs = DifferentialActivity.directions(loadings: loadings, method: method)
+        }
+        if !inactive.isEmpty {
+            // as expiMap zeroes deactivated terms: an inactive program is not tested (p = ½, log BF 0)
+            var s = signs ?? [Double](repeating: 1, count: mean.cols)
+            for j in inactive { s[j] = 0 }
+            signs = s
         }
         return Input(path: file, dataset: ds, posterior: Posterior(mean: mean, variance: variance, names: names, signs: signs),
                      named: names != nil, directions: method)
