@@ -1,4 +1,5 @@
 import Foundation
+import LatentCore
 import LatentModels
 
 /// Stability across seeds, from the `consensus*.tsv` tables `latent consensus` (or the pipeline's
@@ -26,6 +27,35 @@ extension Report {
         return rows
     }
 
+    /// The consensus of the runs found, for when no table was given: every model and settings run
+    /// with more than one seed, latents matched by their loadings, top sets from their enrichment.
+    static func derivedConsensus(_ runs: [Run], fdr: Double) -> [Consensus.Row] {
+        var counts: [String: Int] = [:]
+        for r in runs where r.loadings != nil { counts[r.model + "\t" + r.parameters, default: 0] += 1 }
+        let inputs: [Consensus.Run] = runs.compactMap { r in
+            guard let l = r.loadings, !l.isEmpty, (counts[r.model + "\t" + r.parameters] ?? 0) > 1 else { return nil }
+            var m = Matrix(rows: r.genes.count, cols: l.count)
+            for (k, column) in l.enumerated() { for (g, v) in column.enumerated() { m[g, k] = Float(v) } }
+            var top: [Consensus.TopSet?]? = nil
+            if !r.enrichment.isEmpty {
+                var best = [Consensus.TopSet?](repeating: nil, count: l.count)
+                var bestNES = [Double](repeating: 0, count: l.count)
+                for e in r.enrichment where e.padj < fdr {
+                    guard let k = Int(e.latent), k >= 0, k < l.count else { continue }
+                    if let b = best[k], !(e.padj < b.padj || (e.padj == b.padj && (abs(e.nes) > bestNES[k] || (abs(e.nes) == bestNES[k] && e.geneSet < b.name)))) { continue }
+                    best[k] = Consensus.TopSet(name: e.geneSet, direction: e.direction, padj: e.padj)
+                    bestNES[k] = abs(e.nes)
+                }
+                top = best
+            }
+            // positions stand for genes: runs of one model and settings share their var index
+            return Consensus.Run(id: r.id, label: Metrics.RunLabel(model: r.model, parameters: r.parameters, seed: r.seed),
+                                 genes: (0..<r.genes.count).map { "\($0)\t" + r.genes[$0] }, loadings: m, topSets: top)
+        }
+        guard inputs.count > 1 else { return [] }
+        return (try? Consensus.compute(inputs, parameters: { var p = Consensus.Parameters(); p.fdr = fdr; return p }()).rows) ?? []
+    }
+
     public func consensusTable() -> ReportTable? {
         guard !consensus.isEmpty else { return nil }
         let rows: [[ReportTable.Cell]] = consensus.map { c in
@@ -40,7 +70,7 @@ extension Report {
 
     func consensusSection(_ t: ReportTable) -> String {
         var s = "<section id=\"consensus\"><h2>Stability across seeds</h2>"
-        s += "<p>Latents of runs that differ only in their seed, matched one-to-one by the |Pearson r| of their gene loadings (Hungarian assignment). <b>Reproducibility</b> is a latent's median matched |r| over the other seeds; <b>recurrence</b> the fraction of the other seeds whose matched latent has the same top significant gene set. A latent that only one seed finds is an accident of that seed (BioBombe); read its gene sets with care.</p>"
+        s += "<p>Latents of runs that differ only in their seed, matched one-to-one by the |Pearson r| of their gene loadings (Hungarian assignment; from <code>latent consensus</code> tables when given, else computed here from the runs found). <b>Reproducibility</b> is a latent's median matched |r| over the other seeds; <b>recurrence</b> the fraction of the other seeds whose matched latent has the same top significant gene set. A latent that only one seed finds is an accident of that seed (BioBombe); read its gene sets with care.</p>"
         var charts = ""
         var order: [String] = []
         var groups: [String: [Consensus.Row]] = [:]

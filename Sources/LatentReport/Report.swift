@@ -148,7 +148,8 @@ public struct Report: Sendable {
             let parents = Set(paths.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
             source = parents.count == 1 ? "\(paths.count) entries of \(parents.first!)" : "\(paths.count) inputs"
         }
-        let consensus = try consensusTables(manifests.isEmpty ? dirs.map(\.dir) : manifests.filter { readManifest($0.dir)?.stage == "consensus" }.map(\.dir), notes: &notes)
+        var consensus = try consensusTables(manifests.isEmpty ? dirs.map(\.dir) : manifests.filter { readManifest($0.dir)?.stage == "consensus" }.map(\.dir), notes: &notes)
+        if consensus.isEmpty { consensus = derivedConsensus(runs, fdr: options.fdr) }
         return Report(source: source, runs: runs, notes: notes, options: options, consensus: consensus)
     }
 

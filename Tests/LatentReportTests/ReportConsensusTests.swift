@@ -50,11 +50,20 @@ final class ReportConsensusTests: XCTestCase {
         XCTAssertTrue(names.contains("consensus") && names.contains("differential"), "\(names)")
         XCTAssertEqual(page.tables.first { $0.name == "differential" }?.rows.count, rows.count)
 
-        // without the tables, neither section appears
+        // without the tables: the consensus is computed from the runs found (the same numbers), and
+        // there is no differential section
         try FileManager.default.removeItem(atPath: dir + "/consensus.tsv")
         try FileManager.default.removeItem(atPath: dir + "/s0/differential.tsv")
-        let plain = try Report.discover(dir).html().html
-        XCTAssertFalse(plain.contains("id=\"consensus\""))
+        let derived = try Report.discover(dir)
+        XCTAssertEqual(derived.consensus.map(\.reproducibility), consensus.map(\.reproducibility))
+        XCTAssertEqual(derived.consensus.map(\.consensus), consensus.map(\.consensus))
+        XCTAssertEqual(derived.consensus.map(\.run), ["s0", "s0", "s0", "s1", "s1", "s1"])
+        let plain = derived.html().html
+        XCTAssertTrue(plain.contains("id=\"consensus\""))
         XCTAssertFalse(plain.contains("Differential activity"))
+        // one seed only: no consensus
+        try FileManager.default.removeItem(atPath: dir + "/s1")
+        XCTAssertTrue(try Report.discover(dir).consensus.isEmpty)
+        XCTAssertFalse(try Report.discover(dir).html().html.contains("id=\"consensus\""))
     }
 }
