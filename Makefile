@@ -106,6 +106,7 @@ report-screenshot: build chromium
 	$(BIN) metrics $(REPORT_OUT)/runs/vae/embedding.h5ad --key obsm/X_vae --factors obs/State,obs/Hours,obs/Pseudotime \
 	  -o $(REPORT_OUT)/runs/vae/metrics.tsv -q
 	$(BIN) traverse $(REPORT_OUT)/runs/vae/model.h5 --latent 0 -o $(REPORT_OUT)/runs/vae/traverse_z0.tsv -q
+	$(BIN) differential $(REPORT_OUT)/runs/vae --groupby obs/State -o $(REPORT_OUT)/runs/vae/differential.tsv -q
 	$(BIN) report $(REPORT_OUT)/runs -o $(REPORT_OUT)/report.html --color-by State --title "HSMM myoblast differentiation (Trapnell 2014)"
 	@mkdir -p $(dir $(REPORT_PNG))
 	$$(command -v chromium || command -v chromium-browser) --headless --no-sandbox --disable-gpu --hide-scrollbars \

@@ -10,6 +10,8 @@ public enum StageRegistry {
         NMFStageAdapter.self,
         EnrichStageAdapter.self,
         MetricsStageAdapter.self,
+        DifferentialStageAdapter.self,
+        ConsensusStageAdapter.self,
         ReportStageAdapter.self,
     ]
 

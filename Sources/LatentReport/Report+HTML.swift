@@ -16,6 +16,7 @@ extension Report {
         b += "<nav><a href=\"#overview\">Runs</a><a href=\"#comparison\">Comparison</a><a href=\"#sweep\">β sweep</a>"
         if byName["metrics_across_seeds"] != nil { b += "<a href=\"#seeds\">Across seeds</a>" }
         if byName["integration"] != nil || byName["subspaces"] != nil { b += "<a href=\"#integration\">Integration</a>" }
+        if byName["consensus"] != nil { b += "<a href=\"#consensus\">Stability</a>" }
         b += "<a href=\"#models\">Models and latents</a><a href=\"#tables\">Tables</a></nav></header>\n<main>\n"
 
         b += "<section id=\"overview\"><h2>Runs</h2><p>Every model output found, with the files attached to it.</p>"
@@ -30,6 +31,7 @@ extension Report {
             b += tableHTML(s) + "</section>\n"
         }
         b += integrationSection(byName)
+        if let c = byName["consensus"] { b += consensusSection(c) }
 
         b += "<section id=\"models\"><h2>Models and latents</h2>"
         for (i, r) in runs.enumerated() { b += modelArticle(r, index: i, views: views[i], latents: byName["latents"]!) }
@@ -136,6 +138,7 @@ extension Report {
                                   title: "Latents × obs covariates (Spearman ρ; η for categories)", columnTitle: "obs column")
         }
         if !charts.isEmpty { s += "<div class=\"charts\">\(charts)</div>" }
+        s += differentialHTML(r)
         var mine = latents
         mine.rows = latents.rows.filter { if case .text(let id) = $0[0] { id == r.id } else { false } }
         mine.name = "latents-\(i)"

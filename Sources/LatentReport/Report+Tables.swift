@@ -148,6 +148,8 @@ extension Report {
         if let s = seedsTable() { t.append(s) }
         if let i = integrationTable() { t.append(i) }
         if let s = subspaceTable() { t.append(s) }
+        if let c = consensusTable() { t.append(c) }
+        if let d = differentialTable() { t.append(d) }
         return t
     }
 

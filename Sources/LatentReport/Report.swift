@@ -76,6 +76,8 @@ public struct Report: Sendable {
         public var plantedPrograms: [String] = []
         /// Latents the model reserved for obs covariates (uns[model]["subspaces"]).
         public var subspaces: [Metrics.Subspace] = []
+        /// Differential activity tables beside the model (`differential*.tsv`).
+        public var differential: [DifferentialActivity.TableRow] = []
 
         public var latentCount: Int { scores.count }
         /// Active latents: as the VAE recorded them, else (a VAE without the record) variance of the
@@ -95,6 +97,8 @@ public struct Report: Sendable {
     public var runs: [Run]
     public var notes: [String]
     public var options: Options
+    /// Stability across seeds (`consensus*.tsv`, or consensus entries of a pipeline cache).
+    public var consensus: [Consensus.Row] = []
 
     /// The known model outputs, in the order a file holding several is attributed (a later stage first).
     static let embeddingKeys: [EmbeddingKeys] = [.vae, .nmf, .ica, .pca]
@@ -146,7 +150,9 @@ public struct Report: Sendable {
             let parents = Set(paths.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
             source = parents.count == 1 ? "\(paths.count) entries of \(parents.first!)" : "\(paths.count) inputs"
         }
-        return Report(source: source, runs: runs, notes: notes, options: options)
+        var consensus = try consensusTables(manifests.isEmpty ? dirs.map(\.dir) : manifests.filter { readManifest($0.dir)?.stage == "consensus" }.map(\.dir), notes: &notes)
+        if consensus.isEmpty { consensus = derivedConsensus(runs, fdr: options.fdr) }
+        return Report(source: source, runs: runs, notes: notes, options: options, consensus: consensus)
     }
 
     /// "b2" before "b16": runs of a sweep in the order of their numbers.
@@ -213,7 +219,7 @@ public struct Report: Sendable {
             guard !here.isEmpty else { continue }
             // sidecar tables: to the only run here, else to the run whose file stem (or model) the name contains
             for n in names where n.hasSuffix(".tsv") {
-                let kind = ["history", "enrich", "metrics", "traverse"].first { n.hasPrefix($0) }
+                let kind = ["history", "enrich", "metrics", "traverse", "differential"].first { n.hasPrefix($0) }
                 guard let kind else { continue }
                 var target: Int? = here.count == 1 ? 0 : nil
                 if target == nil {
@@ -302,7 +308,7 @@ public struct Report: Sendable {
         for key in order {
             let m = manifests[key]!
             let kind: String
-            switch m.stage { case "enrich": kind = "enrich"; case "metrics": kind = "metrics"; case "traverse": kind = "traverse"; default: continue }
+            switch m.stage { case "enrich": kind = "enrich"; case "metrics": kind = "metrics"; case "traverse": kind = "traverse"; case "differential": kind = "differential"; default: continue }
             guard let mk = modelKey(key), let i = runIndex[mk] else { notes.append("\(m.dir): \(m.stage) entry whose model is not in the cache, skipped"); continue }
             let file = m.dir + "/" + kind + ".tsv"
             guard FileManager.default.fileExists(atPath: file) else { continue }
@@ -380,6 +386,7 @@ public struct Report: Sendable {
                 notes.append("\(path): not a per-run metrics table, skipped")
                 return
             }
+        case "differential": run.differential += try DifferentialActivity.parse(text, file: path)
         case "traverse":
             var latent = latentHint
             if latent == nil {

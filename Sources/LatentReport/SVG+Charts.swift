@@ -183,12 +183,13 @@ public enum SVG {
 
     /// Horizontal bars, one per label, signed values coloured by sign (top genes, correlations).
     public static func barChart(_ bars: [(label: String, value: Double)], title: String, valueLabel: String,
-                                width: Double = 420, symmetric: Bool = true) -> String {
+                                width: Double = 420, symmetric: Bool = true, maximum: Double? = nil) -> String {
         guard !bars.isEmpty else { return "" }
         let rowH = 15.0
         let labelW = min(220, 16 + (bars.map { textWidth($0.label) }.max() ?? 24))
         let height = 30 + rowH * Double(bars.count) + 24
-        let m = bars.map { abs($0.value) }.filter(\.isFinite).max() ?? 1
+        // a fixed maximum puts charts of the same measure on one scale
+        let m = maximum ?? bars.map { abs($0.value) }.filter(\.isFinite).max() ?? 1
         let lo = symmetric || bars.contains { $0.value < 0 } ? -max(m, 1e-12) : 0
         let fr = Frame(width: width, height: height, left: labelW, right: 14, top: 22, bottom: 30,
                        x0: lo, x1: max(m, 1e-12), y0: 0, y1: 1)
@@ -255,14 +256,16 @@ public enum SVG {
     /// A matrix of coloured cells with row and column labels (traversals, latent × covariate).
     /// `diverging`: values scaled by the largest |value| onto blue–white–red; else 0…max onto white–blue.
     public static func heatmap(rows: [String], columns: [String], values: [[Double]], title: String,
-                               diverging isDiverging: Bool = true, cell: Double = 22, columnTitle: String = "") -> String {
+                               diverging isDiverging: Bool = true, cell: Double = 22, columnTitle: String = "",
+                               minimumScale: Double = 0) -> String {
         guard !rows.isEmpty, !columns.isEmpty else { return "" }
         let labelW = min(220, 14 + (rows.map { textWidth($0) }.max() ?? 24))
         let colH = min(170, 16 + 0.87 * (columns.map { textWidth($0) }.max() ?? 12))
         let cw = max(12, min(cell, 520 / Double(columns.count)))
         let width = labelW + cw * Double(columns.count) + 70
         let height = 22 + colH + 15 * Double(rows.count) + 24
-        let m = values.flatMap { $0 }.filter(\.isFinite).map(abs).max() ?? 1
+        // minimumScale keeps weak values pale when nothing stronger is on the map
+        let m = max(minimumScale, values.flatMap { $0 }.filter(\.isFinite).map(abs).max() ?? 1)
         var s = open(width, height, title: title)
         s += "<text x=\"4\" y=\"13\" class=\"label\">\(escape(title))</text>"
         let top = 22 + colH
