@@ -21,8 +21,10 @@ public enum Normalize {
 
     /// normalize_total followed by log1p in one pass into a fresh array: x ← log(1 + x / (total/target)).
     /// One allocation and one sweep, instead of copying X for the scaling and again for the log.
-    public static func totalLog1p(_ X: MatrixData, targetSum: Double?, threads: Int = 1) -> (MatrixData, Double) {
-        let (totals, _) = rowTotals(X, threads: threads)
+    /// `rowTotals`, when given, must be X's row sums as `rowTotals(_:)` computes them (saves a pass).
+    public static func totalLog1p(_ X: MatrixData, targetSum: Double?, rowTotals known: [Double]? = nil,
+                                  threads: Int = 1) -> (MatrixData, Double) {
+        let totals = known ?? rowTotals(X, threads: threads).total
         let target = targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
         let factor = totals.map { $0 > 0 ? Float($0 / target) : 1 }
         let src = X.storedValues
