@@ -173,8 +173,18 @@ public enum NormalizeStage {
         case .pearsonResiduals:
             break
         case .none:
-            // scanpy's seurat flavor undoes the log with the base recorded by its log1p.
-            if case .dict(let d)? = ds.uns["log1p"], case .double(let b)? = d["base"] { logBase = b }
+            // scanpy's seurat flavor undoes the log with the base recorded by its log1p. Its natural
+            // log is recorded as base None, an empty HDF5 dataset that is no number: only a
+            // plausible base (2, 10, …) counts.
+            if case .dict(var d)? = ds.uns["log1p"], case .double(let b)? = d["base"] {
+                if b > 1 && b <= 1000 {
+                    logBase = b
+                } else {
+                    // Not written back as a number: without "base", scanpy reads the natural log again.
+                    d["base"] = nil
+                    ds.uns["log1p"] = .dict(d)
+                }
+            }
         }
 
         profile.step("normalize")
