@@ -134,3 +134,15 @@ def test_dispersion_flavor_on_counts_with_method_none_says_what_to_do(tmp_path):
     latent("normalize", tmp_path / "raw.h5ad", "-o", out, "--method", "none", "--hvg", "50", "--input-type", "log",
            "-q", check=True)
     assert ad.read_h5ad(out).n_vars == 50
+
+
+def test_timing_reports_the_stage_phases(tmp_path):
+    counts_adata().write_h5ad(tmp_path / "raw.h5ad")
+    r = latent("normalize", tmp_path / "raw.h5ad", "-o", tmp_path / "n.h5ad", "--hvg", "50", "--timing", "-q", check=True)
+    line = next(l for l in r.err.splitlines() if l.startswith("timing:"))
+    t = {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    phases = ["validate_s", "qc_s", "filter_cells_s", "filter_genes_s", "normalize_s", "hvg_s", "hvg_subset_s", "scale_s"]
+    assert list(t) == ["read_s", "stage_s", "write_s"] + phases, line
+    assert all(v >= 0 for v in t.values())
+    # The phases split the stage's time: together no longer than it.
+    assert sum(t[p] for p in phases) <= t["stage_s"] + 1e-3, line

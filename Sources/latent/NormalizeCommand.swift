@@ -25,7 +25,7 @@ struct NormalizeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Input .h5ad with raw counts in X (from `latent import`).")
+    @Argument(help: "Input .h5ad: raw counts in X (from `latent import`), or values already normalised (--input-type).")
     var input: String
 
     @Option(name: .shortAndLong, help: "Output .h5ad path.")
