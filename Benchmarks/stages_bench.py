@@ -342,14 +342,7 @@ def machine(torch_info):
         pass
     flags = open("/proc/cpuinfo").read()
     avx512 = "avx512f" in flags
-    blas = "?"
-    try:
-        lib = ctypes.CDLL("libopenblas.so.0")
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        blas = f"{lib.openblas_get_config().decode()}, core {lib.openblas_get_corename().decode()}"
-    except (OSError, AttributeError):
-        pass
+    # numpy's BLAS first: once the system OpenBLAS is loaded here, threadpoolctl would list it too.
     numpy_blas = "?"
     try:
         import numpy  # noqa: F401
@@ -357,6 +350,14 @@ def machine(torch_info):
         numpy_blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}".strip()
                                for i in threadpool_info() if i.get("user_api") == "blas") or "?"
     except ImportError:
+        pass
+    blas = "?"
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        blas = f"{lib.openblas_get_config().decode()}, core {lib.openblas_get_corename().decode()}"
+    except (OSError, AttributeError):
         pass
     torch_blas = (f"torch {torch_info['torch']}, MKL {'yes' if torch_info['mkl'] else 'no'}, "
                   f"CPU capability {torch_info['cpu_capability']}") if torch_info else "not run"

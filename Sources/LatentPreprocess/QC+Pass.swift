@@ -38,6 +38,7 @@ struct QCPass {
     init(_ X: MatrixData, mito: [Bool], top: [Int], squares: Bool, threads: Int) {
         let n = X.rows, g = X.cols
         rows = n
+        // N above the gene count is left out, as scanpy requires; N ≤ 0 means nothing.
         let tops = top.sorted().filter { $0 <= g && $0 > 0 }
         let nTop = tops.count
         let blocks = GeneStats.blocks(n)
@@ -81,6 +82,7 @@ struct QCPass {
             Runtime.parallelFor(nb, threads: threads) { b in
                 let gs = UnsafeMutableBufferPointer(rebasing: sumPart[(b * g)..<((b + 1) * g)])
                 let gn = UnsafeMutableBufferPointer(rebasing: nzPart[(b * g)..<((b + 1) * g)])
+                // Without squares nothing is written through gq (every write is under `if squares`).
                 let gq = squares ? UnsafeMutableBufferPointer(rebasing: sqPart[(b * g)..<((b + 1) * g)]) : gs
                 let hist = UnsafeMutableBufferPointer<Int32>.allocate(capacity: QCPass.histogramSize)
                 let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(longest, 1))
