@@ -68,7 +68,8 @@ public enum NormalizeStage {
         public var dataset: Dataset
         public var notes: [String]
         /// Seconds per phase, in order (validate, qc, filter_cells, filter_genes, normalize, with --hvg
-        /// hvg and hvg_subset, scale),
+        /// hvg and hvg_subset — and normalize_hvg where seurat_v3 lets normalize_total wait for the
+        /// cut — then scale),
         /// for `--timing`.
         public var phases: [(name: String, seconds: Double)] = []
     }
@@ -147,7 +148,12 @@ public enum NormalizeStage {
         if keepGenes.count < ds.nVars { ds = GeneSubset.apply(ds, keepGenes, threads: threads) }
         profile.step("filter_genes")
         let counts = ds.X
-        ds.layers["counts"] = counts
+        // seurat_v3 ranks the counts, so with --method total the log values are needed only for the
+        // genes it keeps: they are computed after the HVG cut, from the same row totals and target
+        // (each value is x / (total/target) then log1p, whichever genes sit beside it).
+        let deferTotal = p.method == .total && seuratV3
+        var pendingTotal: (totals: [Double], target: Double)? = nil
+        if !deferTotal { ds.layers["counts"] = counts }
 
         // 3. normalisation
         var record = OrderedDict([("method", .string(p.method.rawValue))])
@@ -155,9 +161,15 @@ public enum NormalizeStage {
         switch p.method {
         case .total:
             let totals = onlyEmptyGenesRemoved ? keepCells.map { cellQC.total[$0] } : nil
-            let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, rowTotals: totals, threads: threads)
-            ds.X = normalized
-            record["target_sum"] = .double(target)
+            if deferTotal {
+                let t = totals ?? rowTotals(ds.X, threads: threads).total
+                pendingTotal = (t, Normalize.totalTarget(t, targetSum: p.targetSum))
+                record["target_sum"] = .double(pendingTotal!.target)
+            } else {
+                let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, rowTotals: totals, threads: threads)
+                ds.X = normalized
+                record["target_sum"] = .double(target)
+            }
             ds.uns["log1p"] = .dict(OrderedDict())
         case .medianOfRatios:
             let sf = try Normalize.medianOfRatiosSizeFactors(ds.X, file: file)
@@ -214,6 +226,11 @@ public enum NormalizeStage {
             ds = GeneSubset.apply(ds, selected, threads: threads)
             ds.uns["hvg"] = .dict(OrderedDict([("flavor", .string(p.hvgFlavor.rawValue))]))
             profile.step("hvg_subset")
+            if let (totals, target) = pendingTotal {
+                ds.layers["counts"] = ds.X
+                ds.X = Normalize.totalLog1p(ds.X, targetSum: target, rowTotals: totals, threads: threads).0
+                profile.step("normalize_hvg")
+            }
         }
 
         if p.method == .pearsonResiduals {
