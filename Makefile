@@ -114,8 +114,13 @@ report-screenshot: build chromium
 	  file://$(abspath $(REPORT_OUT))/report.html 2>/dev/null
 	@echo "$(REPORT_PNG) (page: $(REPORT_OUT)/report.html)"
 
+# `make bench` runs every benchmark; `make bench stages vae` only those named, SMALL=1 on small data.
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+BENCH_NAMES := $(filter-out bench,$(MAKECMDGOALS))
+$(BENCH_NAMES): ; @:
+endif
 bench: deps
-	bash Benchmarks/run.sh
+	bash Benchmarks/run.sh $(if $(SMALL),--small) $(BENCH_NAMES)
 
 clean:
 	rm -rf .build $(DEMO_OUT)

@@ -2,12 +2,13 @@
 # make bench: latent beside the tools users would otherwise run (anndata, pandas, scanpy,
 # scikit-learn, GSEApy) on the same seeded data. Results: Benchmarks/results/<name>.md and .tsv.
 #
-#   bash Benchmarks/run.sh                 # every benchmark: io, normalize, pca, enrich, vae
-#   bash Benchmarks/run.sh io              # one or more by name
-#   bash Benchmarks/run.sh --small io      # quick check on small data (io: results under Benchmarks/data/)
+#   bash Benchmarks/run.sh                 # every benchmark: io, normalize, pca, enrich, vae, stages
+#   bash Benchmarks/run.sh io              # one or more by name (make bench io stages)
+#   bash Benchmarks/run.sh --small io      # quick check on small data (io, stages: results under Benchmarks/data/)
 #
 # io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
-# .venv-torch, installed from PyPI when missing); normalize and enrich are Benchmarks/bench.py.
+# .venv-torch, installed from PyPI when missing), stages Benchmarks/stages_bench.py (every stage as a
+# whole process beside scanpy, PyTorch and GSEApy); normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,12 +18,12 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae) which+=("$a") ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, --small)" >&2; exit 2 ;;
+    io|normalize|pca|enrich|vae|stages) which+=("$a") ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, --small)" >&2; exit 2 ;;
   esac
 done
-[ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae)
+[ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
 
 # OpenBLAS 0.3.21 does not know Zen 5; SkylakeX kernels run on every AVX-512 machine (see Makefile).
 if grep -q avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}; fi
@@ -39,6 +40,7 @@ for w in "${which[@]}"; do
     pca)       mods="scanpy sklearn"; pkgs="scanpy scikit-learn" ;;
     vae)       mods="anndata"; pkgs="anndata" ;;
     enrich)    mods="gseapy"; pkgs="gseapy" ;;
+    stages)    mods="scanpy skmisc gseapy threadpoolctl"; pkgs="scanpy scikit-misc gseapy threadpoolctl" ;;
     *) continue ;;
   esac
   for m in $mods; do
@@ -66,6 +68,8 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/pca_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = vae ]; then
     "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = stages ]; then
+    "$PY" Benchmarks/stages_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else
     rest+=("$w")
   fi

@@ -93,3 +93,56 @@ def test_scanpy_reads_normalized_output(tmp_path):
     b = sc.read_h5ad(tmp_path / "h.h5ad")
     sc.pp.pca(b, n_comps=5)
     assert b.obsm["X_pca"].shape == (b.n_obs, 5)
+
+
+def log_adata(tmp_path, mark):
+    """Counts log-normalised by scanpy; `mark` keeps scanpy's uns["log1p"], otherwise latent must
+    tell log-scale data from its values."""
+    sc = pytest.importorskip("scanpy")
+    a = counts_adata(n=300, g=400, seed=3)
+    sc.pp.filter_genes(a, min_cells=1)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    if not mark:
+        del a.uns["log1p"]
+    path = tmp_path / "log.h5ad"
+    a.write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize("flavor", ["seurat", "cell_ranger"])
+@pytest.mark.parametrize("mark", [True, False])
+def test_log_input_with_method_none_selects_scanpys_genes(tmp_path, flavor, mark):
+    sc = pytest.importorskip("scanpy")
+    path = log_adata(tmp_path, mark)
+    out = tmp_path / "hvg.h5ad"
+    r = latent("normalize", path, "-o", out, "--method", "none", "--hvg", "60", "--hvg-flavor", flavor, check=True)
+    assert "read as log-normalised (--input-type log)" in r.err, r
+    ref = ad.read_h5ad(path)
+    sc.pp.highly_variable_genes(ref, flavor=flavor, n_top_genes=60)
+    b = ad.read_h5ad(out)
+    assert list(b.var_names) == list(ref.var_names[ref.var["highly_variable"]])
+    np.testing.assert_array_equal(b.X.toarray(), ref[:, b.var_names].X.toarray())
+
+
+def test_dispersion_flavor_on_counts_with_method_none_says_what_to_do(tmp_path):
+    counts_adata().write_h5ad(tmp_path / "raw.h5ad")
+    out = tmp_path / "o.h5ad"
+    r = latent("normalize", tmp_path / "raw.h5ad", "-o", out, "--method", "none", "--hvg", "50")
+    assert_bad_input(r, "X holds raw counts", "--input-type log", output=out, directory=tmp_path)
+    # Said by the user, the type wins: the same file read as log-scale runs.
+    latent("normalize", tmp_path / "raw.h5ad", "-o", out, "--method", "none", "--hvg", "50", "--input-type", "log",
+           "-q", check=True)
+    assert ad.read_h5ad(out).n_vars == 50
+
+
+def test_timing_reports_the_stage_phases(tmp_path):
+    counts_adata().write_h5ad(tmp_path / "raw.h5ad")
+    r = latent("normalize", tmp_path / "raw.h5ad", "-o", tmp_path / "n.h5ad", "--hvg", "50", "--timing", "-q", check=True)
+    line = next(l for l in r.err.splitlines() if l.startswith("timing:"))
+    t = {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    phases = ["validate_s", "qc_s", "filter_cells_s", "filter_genes_s", "normalize_s", "hvg_s", "hvg_subset_s", "scale_s"]
+    assert list(t) == ["read_s", "stage_s", "write_s"] + phases, line
+    assert all(v >= 0 for v in t.values())
+    # The phases split the stage's time: together no longer than it.
+    assert sum(t[p] for p in phases) <= t["stage_s"] + 1e-3, line

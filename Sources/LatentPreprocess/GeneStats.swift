@@ -154,7 +154,6 @@ extension GeneStats {
     init(scanpy X: MatrixData, rows: [Int]?) {
         let g = X.cols
         let rowList = rows ?? Array(0..<X.rows)
-        let n = Double(rowList.count)
         let blocks = GeneStats.blocks(rowList.count)
         var partial = [(sum: [Double], sq: [Double], nnz: [Int])](repeating: ([], [], []), count: blocks.count)
         partial.withUnsafeMutableBufferPointer { out in
@@ -193,12 +192,29 @@ extension GeneStats {
         var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
         var nnz = [Int](repeating: 0, count: g)
         for p in partial { for j in 0..<g { sum[j] += p.sum[j]; sq[j] += p.sq[j]; nnz[j] += p.nnz[j] } }
+        self.init(rows: rowList.count, sum: sum, squares: sq, nonzero: nnz)
+    }
+
+    /// From column sums (and scanpy's sums of Float32 squares, when given) over `rows` observations:
+    /// the one place the scanpy mean and variance formulas live, so a fused pass gives the same bits.
+    init(rows: Int, sum: [Double], squares sq: [Double]?, nonzero: [Int]) {
+        let n = Double(rows)
         let mean = sum.map { $0 / max(n, 1) }
         let correction = n > 1 ? n / (n - 1) : 1
         self.mean = mean
-        self.variance = (0..<g).map { (sq[$0] / max(n, 1) - mean[$0] * mean[$0]) * correction }
-        self.nonzero = nnz
+        self.variance = sq.map { sq in (0..<sum.count).map { (sq[$0] / max(n, 1) - mean[$0] * mean[$0]) * correction } } ?? []
+        self.nonzero = nonzero
         self.total = sum
+    }
+
+    /// The statistics of the columns `cols`, in that order.
+    func subset(_ cols: [Int]) -> GeneStats {
+        var s = self
+        s.mean = cols.map { mean[$0] }
+        s.variance = variance.isEmpty ? [] : cols.map { variance[$0] }
+        s.nonzero = cols.map { nonzero[$0] }
+        s.total = cols.map { total[$0] }
+        return s
     }
 }
 

@@ -12,9 +12,10 @@ extension HVG {
     /// the variance of (x − mean)/σ̂ is the normalised variance. Genes are ranked within each
     /// batch; the median rank over the batches where a gene is in the top n decides, ties broken
     /// by the number of such batches.
-    static func seuratV3(_ X: MatrixData, nTop: Int, batches: (codes: [Int32], count: Int)?, span: Double) throws -> Result {
+    static func seuratV3(_ X: MatrixData, nTop: Int, batches: (codes: [Int32], count: Int)?, span: Double,
+                         stats: GeneStats? = nil) throws -> Result {
         let g = X.cols
-        let all = GeneStats(X, method: .scanpy)
+        let all = stats ?? GeneStats(X, method: .scanpy)
         let groups = batchRows(batches, n: X.rows)
         var normVars: [[Double]] = []
         for rows in groups {

@@ -23,15 +23,18 @@ public enum HVG {
 
     /// Selects `nTop` genes. `batches` gives each cell's batch code (categories in order) when a
     /// batch key is used. Selecting more genes than exist returns every gene, as scanpy does.
+    /// `countStats`: seurat_v3's statistics of X over all rows (`GeneStats(X, method: .scanpy)`),
+    /// when the caller already has them.
     public static func select(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
                               batches: (codes: [Int32], count: Int)? = nil,
-                              logBase: Double? = nil, span: Double = 0.3, threads: Int = 1) throws -> Result {
+                              logBase: Double? = nil, span: Double = 0.3, threads: Int = 1,
+                              countStats: GeneStats? = nil) throws -> Result {
         switch flavor {
         case .seurat, .cellRanger:
             return try dispersionBased(X, geneNames: geneNames, flavor: flavor, nTop: nTop, batches: batches,
                                        logBase: logBase, threads: threads)
         case .seuratV3:
-            return try seuratV3(X, nTop: nTop, batches: batches, span: span)
+            return try seuratV3(X, nTop: nTop, batches: batches, span: span, stats: countStats)
         }
     }
 

@@ -21,9 +21,11 @@ public enum Normalize {
 
     /// normalize_total followed by log1p in one pass into a fresh array: x ← log(1 + x / (total/target)).
     /// One allocation and one sweep, instead of copying X for the scaling and again for the log.
-    public static func totalLog1p(_ X: MatrixData, targetSum: Double?, threads: Int = 1) -> (MatrixData, Double) {
-        let (totals, _) = rowTotals(X, threads: threads)
-        let target = targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
+    /// `rowTotals`, when given, must be X's row sums as `rowTotals(_:)` computes them (saves a pass).
+    public static func totalLog1p(_ X: MatrixData, targetSum: Double?, rowTotals known: [Double]? = nil,
+                                  threads: Int = 1) -> (MatrixData, Double) {
+        let totals = known ?? rowTotals(X, threads: threads).total
+        let target = totalTarget(totals, targetSum: targetSum)
         let factor = totals.map { $0 > 0 ? Float($0 / target) : 1 }
         let src = X.storedValues
         let rowStarts: [Int]
@@ -55,6 +57,11 @@ public enum Normalize {
         case .dense(let m):
             return (.dense(Matrix(rows: m.rows, cols: m.cols, values: values)), target)
         }
+    }
+
+    /// normalize_total's target: the one given, else the median of the non-zero cell totals.
+    public static func totalTarget(_ totals: [Double], targetSum: Double?) -> Double {
+        targetSum ?? median(totals.filter { $0 > 0 }) ?? 1
     }
 
     /// X with row i multiplied (or divided) by `f[i]`.

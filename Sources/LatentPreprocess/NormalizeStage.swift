@@ -24,7 +24,26 @@ public struct NormalizeParameters: Codable, Sendable, Equatable {
         case none
     }
 
+    /// What X holds: decided from the values (`auto`) or said by the user.
+    public enum InputType: String, Codable, Sendable, CaseIterable {
+        /// Non-negative integers are counts; other values whose largest is at most
+        /// `InputType.logScaleMaximum`, or an X that scanpy marked as logged (`uns["log1p"]`),
+        /// are log-scale; anything else is linear-scale (FPKM, TPM, estimated counts).
+        case auto
+        /// Raw counts (non-negative integers).
+        case counts
+        /// Already normalised and on a log scale (log1p of scaled counts, log2 microarray intensities).
+        case log
+        /// Non-integer values on a linear scale (FPKM, TPM, estimated counts).
+        case linear
+
+        /// The largest value a log-scale X plausibly has (log1p of 10¹³, log2 of 10⁹); linear-scale
+        /// expression (TPM, FPKM) reaches far above it.
+        public static let logScaleMaximum: Float = 30
+    }
+
     public var method: Method = .total
+    public var inputType: InputType = .auto
     public var targetSum: Double? = nil
     public var minCounts: Double? = nil
     public var minGenes: Int? = nil
@@ -48,26 +67,32 @@ public enum NormalizeStage {
     public struct Output {
         public var dataset: Dataset
         public var notes: [String]
+        /// Seconds per phase, in order (validate, qc, filter_cells, filter_genes, normalize, with --hvg
+        /// hvg and hvg_subset — and normalize_hvg where seurat_v3 lets normalize_total wait for the
+        /// cut — then scale),
+        /// for `--timing`.
+        public var phases: [(name: String, seconds: Double)] = []
     }
 
     public static func run(_ input: Dataset, _ p: NormalizeParameters, file: String, threads: Int = 1) throws -> Output {
         var notes: [String] = []
-        var profile = StepProfile()
+        var profile = Phases()
         GeneStats.threads = threads
         try validate(p, input, file: file)
         if p.requiresCounts { try Validate.counts(input, file: file, purpose: "--method \(p.method.rawValue) requires raw counts") }
-        if p.hvg != nil && p.hvgFlavor == .seuratV3 {
-            if (try? Validate.counts(input, file: file)) == nil {
-                notes.append("\(file): seurat_v3 expects raw counts, but X has non-integer or negative values (scanpy warns the same way)")
-            }
-        }
         profile.step("validate")
-        // 1. QC metrics
+        // 1. QC metrics, and the per-gene sums the filters (and seurat_v3) need, in one sweep.
         var ds = input
         let mito = QC.mitochondrialMask(ds.var.index)
-        let cellQC = QC.cellMetrics(ds.X, mito: mito, threads: threads)
+        let seuratV3 = p.hvg != nil && p.hvgFlavor == .seuratV3
+        let qc = QCPass(ds.X, mito: mito, top: [50, 100, 200, 500], squares: seuratV3, threads: threads)
+        _ = try inputType(p, ds, qc, file: file, notes: &notes)
+        if seuratV3 && !qc.isCounts {
+            notes.append("\(file): seurat_v3 expects raw counts, but X has non-integer or negative values (scanpy warns the same way)")
+        }
+        let cellQC = qc.cells
         QC.annotate(&ds.obs, cellQC)
-        QC.annotate(&ds.var, GeneStats(ds.X), nObs: ds.nObs, mito: mito)
+        QC.annotate(&ds.var, qc.geneStats, nObs: ds.nObs, mito: mito)
 
         profile.step("qc")
         // 2. filters
@@ -88,34 +113,63 @@ public enum NormalizeStage {
         guard !keepCells.isEmpty else {
             throw LatentError.badInput(file, nil, "no cells pass the filters", hint: "loosen --min-counts/--min-genes/--max-mito")
         }
-        if keepCells.count < ds.nObs { ds = ds.subset(obs: keepCells) }
-        profile.step("filter cells")
-        let geneStats = GeneStats(ds.X)
+        // Detection counts of the kept cells: the sweep's when every cell stays, otherwise counted
+        // over whichever is fewer, the dropped cells (subtracted) or the kept ones.
+        let allCells = keepCells.count == ds.nObs
+        let geneNonzero: [Int]
+        if allCells {
+            geneNonzero = qc.geneNonzero
+        } else if 2 * keepCells.count > ds.nObs {
+            var isKept = [Bool](repeating: false, count: ds.nObs)
+            for i in keepCells { isKept[i] = true }
+            let dropped = columnNonzero(ds.X, rows: (0..<ds.nObs).filter { !isKept[$0] })
+            geneNonzero = zip(qc.geneNonzero, dropped).map { $0 - $1 }
+        } else {
+            geneNonzero = columnNonzero(ds.X, rows: keepCells)
+        }
+        if !allCells { ds = ds.subset(obs: keepCells) }
+        profile.step("filter_cells")
         var keepGenes = [Int]()
         for j in 0..<ds.nVars {
-            if let m = p.minCells, geneStats.nonzero[j] < m { continue }
-            if geneStats.total[j] == 0 && geneStats.nonzero[j] == 0 { continue }
+            if let m = p.minCells, geneNonzero[j] < m { continue }
+            // No non-zero value means every stored value is ±0: the gene's total is 0.
+            if geneNonzero[j] == 0 { continue }
             keepGenes.append(j)
         }
-        let zeroGenes = (0..<ds.nVars).filter { geneStats.nonzero[$0] == 0 }.count
+        let zeroGenes = geneNonzero.filter { $0 == 0 }.count
         if zeroGenes > 0 { notes.append("\(file): \(zeroGenes) genes with no counts in the kept cells removed") }
         guard !keepGenes.isEmpty else {
             throw LatentError.badInput(file, nil, "no genes pass the filters", hint: "lower --min-cells")
         }
+        // Removing genes whose values are all zero leaves each cell's total as the sweep summed it
+        // (adding ±0 never changes a Double sum), so normalisation can reuse those totals.
+        let onlyEmptyGenesRemoved = keepGenes.count == ds.nVars || keepGenes.count + zeroGenes == ds.nVars
         if keepGenes.count < ds.nVars { notes.append("filters kept \(keepGenes.count) of \(ds.nVars) genes") }
-        if keepGenes.count < ds.nVars { ds = ds.subset(vars: keepGenes) }
-        profile.step("filter genes")
+        if keepGenes.count < ds.nVars { ds = GeneSubset.apply(ds, keepGenes, threads: threads) }
+        profile.step("filter_genes")
         let counts = ds.X
-        ds.layers["counts"] = counts
+        // seurat_v3 ranks the counts, so with --method total the log values are needed only for the
+        // genes it keeps: they are computed after the HVG cut, from the same row totals and target
+        // (each value is x / (total/target) then log1p, whichever genes sit beside it).
+        let deferTotal = p.method == .total && seuratV3
+        var pendingTotal: (totals: [Double], target: Double)? = nil
+        if !deferTotal { ds.layers["counts"] = counts }
 
         // 3. normalisation
         var record = OrderedDict([("method", .string(p.method.rawValue))])
         var logBase: Double? = nil
         switch p.method {
         case .total:
-            let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, threads: threads)
-            ds.X = normalized
-            record["target_sum"] = .double(target)
+            let totals = onlyEmptyGenesRemoved ? keepCells.map { cellQC.total[$0] } : nil
+            if deferTotal {
+                let t = totals ?? rowTotals(ds.X, threads: threads).total
+                pendingTotal = (t, Normalize.totalTarget(t, targetSum: p.targetSum))
+                record["target_sum"] = .double(pendingTotal!.target)
+            } else {
+                let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, rowTotals: totals, threads: threads)
+                ds.X = normalized
+                record["target_sum"] = .double(target)
+            }
             ds.uns["log1p"] = .dict(OrderedDict())
         case .medianOfRatios:
             let sf = try Normalize.medianOfRatiosSizeFactors(ds.X, file: file)
@@ -128,8 +182,21 @@ public enum NormalizeStage {
         case .log1p:
             ds.X = Normalize.mapStored(ds.X) { ElementwiseMath.log1p(&$0, threads: threads) }
             ds.uns["log1p"] = .dict(OrderedDict())
-        case .pearsonResiduals, .none:
+        case .pearsonResiduals:
             break
+        case .none:
+            // scanpy's seurat flavor undoes the log with the base recorded by its log1p. Its natural
+            // log is recorded as base None, an empty HDF5 dataset that is no number: only a
+            // plausible base (2, 10, …) counts.
+            if case .dict(var d)? = ds.uns["log1p"], case .double(let b)? = d["base"] {
+                if b > 1 && b <= 1000 {
+                    logBase = b
+                } else {
+                    // Not written back as a number: without "base", scanpy reads the natural log again.
+                    d["base"] = nil
+                    ds.uns["log1p"] = .dict(d)
+                }
+            }
         }
 
         profile.step("normalize")
@@ -146,17 +213,26 @@ public enum NormalizeStage {
                 batches = batchCodes(col)
             }
             let source = p.hvgFlavor == .seuratV3 ? counts : ds.X
+            // seurat_v3's gene statistics over all cells came with the QC sweep when no cell was dropped
+            // (same rows, same blocks: the same bits).
+            let stats = seuratV3 && allCells ? qc.geneStats.subset(keepGenes) : nil
             let r = try HVG.select(source, geneNames: ds.var.index, flavor: p.hvgFlavor, nTop: n, batches: batches,
-                                   logBase: logBase, threads: threads)
+                                   logBase: logBase, threads: threads, countStats: stats)
             for (name, col) in r.columns { ds.var.set(name, col) }
             ds.var.set("highly_variable", .bool(r.highlyVariable))
             let selected = (0..<ds.nVars).filter { r.highlyVariable[$0] }
             if selected.count > n { notes.append("\(selected.count - n) extra genes kept: tied at the HVG cut-off (as scanpy keeps them)") }
-            ds = ds.subset(vars: selected)
+            profile.step("hvg")
+            ds = GeneSubset.apply(ds, selected, threads: threads)
             ds.uns["hvg"] = .dict(OrderedDict([("flavor", .string(p.hvgFlavor.rawValue))]))
+            profile.step("hvg_subset")
+            if let (totals, target) = pendingTotal {
+                ds.layers["counts"] = ds.X
+                ds.X = Normalize.totalLog1p(ds.X, targetSum: target, rowTotals: totals, threads: threads).0
+                profile.step("normalize_hvg")
+            }
         }
 
-        profile.step("hvg")
         if p.method == .pearsonResiduals {
             let counts = ds.layers["counts"]!
             ds.X = .dense(Normalize.pearsonResiduals(counts, theta: p.theta, clip: p.clip))
@@ -171,10 +247,9 @@ public enum NormalizeStage {
             if let m = p.maxValue { record["max_value"] = .double(m) }
         }
         ds.uns["normalize"] = .dict(record)
-        profile.step("scale")
-        profile.report()
         try Validate.finite(ds, file: file, key: "output X")
-        return Output(dataset: ds, notes: notes)
+        profile.step("scale")
+        return Output(dataset: ds, notes: notes, phases: profile.steps)
     }
 
     static func validate(_ p: NormalizeParameters, _ ds: Dataset, file: String) throws {
@@ -185,9 +260,54 @@ public enum NormalizeStage {
         if !(p.theta > 0) { throw bad("--theta must be positive") }
         if let c = p.clip, c < 0 { throw bad("--clip must be non-negative") }
         if let m = p.maxValue, !(m > 0) { throw bad("--max-value must be positive") }
-        if p.hvg != nil, p.hvgFlavor != .seuratV3, [.pearsonResiduals, .none].contains(p.method) {
-            throw bad("--hvg-flavor \(p.hvgFlavor.rawValue) works on log-normalised data; with --method \(p.method.rawValue) use --hvg-flavor seurat_v3")
+        if p.hvg != nil, p.hvgFlavor != .seuratV3, p.method == .pearsonResiduals {
+            throw bad("--hvg-flavor \(p.hvgFlavor.rawValue) works on log-normalised data; with --method pearson-residuals use --hvg-flavor seurat_v3")
         }
+        if p.inputType == .log, [.total, .log1p, .medianOfRatios, .pearsonResiduals].contains(p.method) {
+            throw bad("--input-type log says X is already log-normalised, but --method \(p.method.rawValue) would normalise it again (use --method none)")
+        }
+        if p.inputType == .log, p.hvg != nil, p.hvgFlavor == .seuratV3 {
+            throw bad("--hvg-flavor seurat_v3 ranks raw counts, but --input-type log says X is log-normalised (use --hvg-flavor seurat or cell_ranger)")
+        }
+    }
+
+    /// What X holds, as the user said or as its values show; says what was detected, and refuses
+    /// the dispersion flavors on X that is not log-scale when nothing normalises it.
+    static func inputType(_ p: NormalizeParameters, _ ds: Dataset, _ qc: QCPass, file: String,
+                          notes: inout [String]) throws -> NormalizeParameters.InputType {
+        var kind = p.inputType
+        if kind == .auto {
+            if qc.isCounts {
+                kind = .counts
+                notes.append("\(file): X holds non-negative integers: read as raw counts (--input-type counts)")
+            } else if ds.uns["log1p"] != nil {
+                kind = .log
+                notes.append("\(file): X has non-integer values and uns[\"log1p\"] (scanpy's mark of log1p): read as log-normalised (--input-type log)")
+            } else {
+                let largest = ds.X.storedValues.withUnsafeBufferPointer { v in v.reduce(-Float.infinity) { Swift.max($0, $1) } }
+                let limit = NormalizeParameters.InputType.logScaleMaximum
+                kind = largest <= limit ? .log : .linear
+                notes.append(kind == .log
+                    ? "\(file): X has non-integer values, the largest \(largest) (≤ \(Int(limit))): read as log-normalised (--input-type log)"
+                    : "\(file): X has non-integer values, the largest \(largest): read as linear-scale expression (--input-type linear)")
+            }
+            if kind == .log, [.total, .log1p].contains(p.method) {
+                notes.append("\(file): --method \(p.method.rawValue) takes the log again; if X is already normalised use --method none")
+            }
+        }
+        if p.hvg != nil, p.hvgFlavor != .seuratV3, p.method == .none, kind != .log {
+            let what = kind == .counts ? "raw counts" : "linear-scale values"
+            throw LatentError.badInput(file, "X", "--hvg-flavor \(p.hvgFlavor.rawValue) ranks log-normalised data, but X holds \(what) and --method none leaves them so",
+                                       hint: "use --method total (or log1p), or --hvg-flavor seurat_v3 on counts, or --input-type log if X is on a log scale")
+        }
+        return kind
+    }
+
+    /// Wall time per phase (the stage's own clock, as `--timing` reports it).
+    struct Phases {
+        let clock = Stopwatch()
+        var steps: [(name: String, seconds: Double)] = []
+        mutating func step(_ name: String) { steps.append((name, clock.lap())) }
     }
 
     /// Batch codes from a categorical (its categories) or any other column (its sorted distinct values).

@@ -20,38 +20,7 @@ public enum QC {
     }
 
     public static func cellMetrics(_ X: MatrixData, mito: [Bool], top: [Int] = [50, 100, 200, 500], threads: Int = 1) -> CellMetrics {
-        let (total, nnz) = rowTotals(X)
-        let (mt, _) = rowTotals(X, cols: mito)
-        let tops = top.sorted().filter { $0 <= X.cols }
-        var pct = tops.map { _ in [Double](repeating: 0, count: X.rows) }
-        let largest = tops.last ?? 0
-        if largest > 0 {
-            // Rows are independent: split them over threads; each thread keeps its own scratch row.
-            let out = UnsafeMutableBufferPointer<Double>.allocate(capacity: X.rows * tops.count)
-            defer { out.deallocate() }
-            let nBlocks = max(1, min(64, X.rows / 256))
-            Runtime.parallelFor(nBlocks, threads: threads) { b in
-                var row = [Float]()
-                for i in (X.rows * b / nBlocks)..<(X.rows * (b + 1) / nBlocks) {
-                    row.removeAll(keepingCapacity: true)
-                    switch X {
-                    case .sparse(let s): row.append(contentsOf: s.values[s.indptr[i]..<s.indptr[i + 1]])
-                    case .dense(let m): row.append(contentsOf: m.values[(i * m.cols)..<((i + 1) * m.cols)])
-                    }
-                    // Only the `largest` biggest values matter: select them in linear time, sort just those.
-                    let keep = min(largest, row.count)
-                    row.withUnsafeMutableBufferPointer { selectLargest($0, keep) }
-                    row[0..<keep].sort(by: >)
-                    var acc = 0.0, k = 0
-                    for (t, n) in tops.enumerated() {
-                        while k < n && k < keep { acc += Double(row[k]); k += 1 }
-                        out[i * tops.count + t] = total[i] > 0 ? acc / total[i] * 100 : 0
-                    }
-                }
-            }
-            for i in 0..<X.rows { for t in tops.indices { pct[t][i] = out[i * tops.count + t] } }
-        }
-        return CellMetrics(nGenes: nnz, total: total, totalMito: mt, topPercent: Array(zip(tops, pct)))
+        QCPass(X, mito: mito, top: top, squares: false, threads: threads).cells
     }
 
     /// Writes the cell metrics into obs with scanpy's column names.

@@ -6,6 +6,7 @@ import LatentPreprocess
 extension NormalizeParameters.Method: ExpressibleByArgument {}
 extension HVG.Flavor: ExpressibleByArgument {}
 extension Scale.Method: ExpressibleByArgument {}
+extension NormalizeParameters.InputType: ExpressibleByArgument {}
 
 struct NormalizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,10 +21,11 @@ struct NormalizeCommand: ParsableCommand {
           latent normalize raw.h5ad -o norm.h5ad --hvg 2000 --hvg-flavor seurat_v3 --scale zscore --max-value 10
           latent normalize bulk.h5ad -o norm.h5ad --method median-of-ratios --hvg 5000 --scale minmax
           latent normalize raw.h5ad -o resid.h5ad --method pearson-residuals --hvg 2000 --hvg-flavor seurat_v3
+          latent normalize lognorm.h5ad -o hvg.h5ad --input-type log --method none --hvg 2000 --hvg-flavor cell_ranger
         """
     )
 
-    @Argument(help: "Input .h5ad with raw counts in X (from `latent import`).")
+    @Argument(help: "Input .h5ad: raw counts in X (from `latent import`), or values already normalised (--input-type).")
     var input: String
 
     @Option(name: .shortAndLong, help: "Output .h5ad path.")
@@ -31,6 +33,13 @@ struct NormalizeCommand: ParsableCommand {
 
     @Option(help: "total | median-of-ratios | pearson-residuals | log1p | none.")
     var method: NormalizeParameters.Method = .total
+
+    @Option(name: .customLong("input-type"), help: """
+        What X holds: counts | log (already log-normalised) | linear (FPKM, TPM) | auto (decided from \
+        the values and said on stderr). With log, --method none and the seurat or cell_ranger flavor \
+        select HVGs on X as it is.
+        """)
+    var inputType: NormalizeParameters.InputType = .auto
 
     @Option(name: .customLong("target-sum"), help: "Total per cell for --method total (default: the median total).")
     var targetSum: Double?
@@ -71,7 +80,7 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Array compression in the output: gzip or none.")
     var compression: CompressionChoice = .gzip
 
-    @Flag(help: "Print read, stage and write times on stderr.")
+    @Flag(help: "Print read, stage and write times on stderr, and the stage's phases (qc, filters, normalize, hvg, scale).")
     var timing = false
 
     @OptionGroup var global: GlobalOptions
@@ -83,6 +92,7 @@ struct NormalizeCommand: ParsableCommand {
     var parameters: NormalizeParameters {
         var p = NormalizeParameters()
         p.method = method
+        p.inputType = inputType
         p.targetSum = targetSum
         p.minCounts = minCounts
         p.minGenes = minGenes
@@ -109,7 +119,10 @@ struct NormalizeCommand: ParsableCommand {
         let tStage = clock.lap()
         out.notes.forEach(global.note)
         try H5AD.write(out.dataset, to: output, compression: Compression(level: compression == .none ? 0 : 4, threads: run.threads))
-        if timing { printError("timing: read_s=\(tRead) stage_s=\(tStage) write_s=\(clock.lap())") }
+        if timing {
+            let phases = out.phases.map { " \($0.name)_s=\($0.seconds)" }.joined()
+            printError("timing: read_s=\(tRead) stage_s=\(tStage) write_s=\(clock.lap())" + phases)
+        }
         global.note("\(output): \(out.dataset.nObs) cells × \(out.dataset.nVars) genes")
         print(output)
     }

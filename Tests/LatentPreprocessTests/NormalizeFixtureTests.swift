@@ -5,7 +5,8 @@ import XCTest
 @testable import LatentPreprocess
 
 /// `latent normalize` against scanpy on the bundled real data (fixtures and the script that made
-/// them in Fixtures/): same HVG genes, normalised values to 1e-5, same QC metrics.
+/// them in Fixtures/): same HVG genes, normalised values to 1e-5, same QC metrics. The geuvadislog
+/// scenarios start from log-normalised data with `--method none` (the input type detected).
 final class NormalizeFixtureTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -16,6 +17,10 @@ final class NormalizeFixtureTests: XCTestCase {
             var o = Import.Options()
             o.obsTable = root.appendingPathComponent("Examples/geuvadis/geuvadis_sex_counts_obs.csv").path
             return try Import.read(root.appendingPathComponent("Examples/geuvadis/geuvadis_sex_counts.csv.gz").path, options: o).dataset
+        case "geuvadis_log":
+            // Already log-normalised (made by the fixture script); read as latent reads any h5ad.
+            var w: [String] = []
+            return try H5AD.read(fixtures.appendingPathComponent("geuvadis_log_input.h5ad").path, warnings: &w)
         default:
             var w: [String] = []
             return try H5AD.read(root.appendingPathComponent("Examples/hsmm/hsmm_trapnell2014.h5ad").path, warnings: &w)

@@ -8,6 +8,7 @@ enum NormalizeStageAdapter: StageAdapter {
     static let usesSeed = false
     static let parameters = [
         ParameterSpec("method", .choice(NormalizeParameters.Method.allCases.map(\.rawValue)), default: .string("total")),
+        ParameterSpec("input-type", .choice(NormalizeParameters.InputType.allCases.map(\.rawValue)), default: .string("auto")),
         ParameterSpec("target-sum", .double(min: 0, max: nil)),
         ParameterSpec("min-counts", .double(min: 0, max: nil)),
         ParameterSpec("min-genes", .int(min: 0, max: nil)),
@@ -28,6 +29,7 @@ enum NormalizeStageAdapter: StageAdapter {
         let input = try c.input("input").path
         var p = NormalizeParameters()
         p.method = try c.choice("method")
+        p.inputType = try c.choice("input-type")
         p.targetSum = c.optionalDouble("target-sum")
         p.minCounts = c.optionalDouble("min-counts")
         p.minGenes = c.optionalInt("min-genes")

@@ -1,12 +1,18 @@
 """Reference outputs for `latent normalize`, made by scanpy (and pydeseq2) on the bundled real data.
 
 Run from the repository root with the project venv (scanpy, scikit-misc, pydeseq2 from PyPI):
-    .venv/bin/python Tests/LatentPreprocessTests/Fixtures/make_normalize_fixtures.py
+    .venv/bin/python Tests/LatentPreprocessTests/Fixtures/make_normalize_fixtures.py [PREFIX ...]
 Each scenario writes <name>.h5ad (the scanpy result: X, obs QC columns, var HVG columns) and
 scenarios.json lists the latent parameters that must reproduce it. The Swift tests run
-NormalizeStage with those parameters on the same input and compare.
+NormalizeStage with those parameters on the same input and compare. With PREFIX arguments only
+the scenarios whose names start with one of them are made again (the others stay as they are).
+
+The geuvadislog_* scenarios start from already log-normalised data (geuvadis_log_input.h5ad, made
+here from the counts): scanpy's QC and HVG selection run on X as it is, normalize_total and log1p
+skipped — what `latent normalize --method none` must reproduce.
 """
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -34,7 +40,23 @@ def hsmm():
     return a
 
 
-INPUTS = {"geuvadis": geuvadis, "hsmm": hsmm}
+LOG_INPUT = OUT / "geuvadis_log_input.h5ad"
+
+
+def geuvadis_log():
+    """A collaborator's log-normalised matrix: the geuvadis counts scaled to 10⁴ per sample, log1p,
+    rounded to 3 decimals (as a shared table would be), 3,000 genes detected in at least 10 samples."""
+    if not LOG_INPUT.exists():
+        a = geuvadis()
+        keep = np.flatnonzero((a.X > 0).sum(axis=0) >= 10)[:3000]
+        a = a[:, keep].copy()
+        x = a.X.astype(np.float64)
+        a.X = np.round(np.log1p(x / x.sum(axis=1, keepdims=True) * 1e4), 3).astype(np.float32)
+        a.write_h5ad(LOG_INPUT, compression="gzip")
+    return ad.read_h5ad(LOG_INPUT)
+
+
+INPUTS = {"geuvadis": geuvadis, "hsmm": hsmm, "geuvadis_log": geuvadis_log}
 
 
 def run(name, source, params):
@@ -81,6 +103,9 @@ SCENARIOS = {
     "hsmm_total_seurat": ("hsmm", {"method": "total", "min_genes": 1000, "min_cells": 3, "hvg": 2000, "hvg_flavor": "seurat"}),
     "hsmm_total_cellranger": ("hsmm", {"method": "total", "min_cells": 3, "hvg": 2000, "hvg_flavor": "cell_ranger"}),
     "hsmm_seurat_batch": ("hsmm", {"method": "total", "min_cells": 3, "hvg": 1500, "hvg_flavor": "seurat", "batch_key": "Hours"}),
+    "geuvadislog_none_seurat": ("geuvadis_log", {"method": "none", "hvg": 500, "hvg_flavor": "seurat"}),
+    "geuvadislog_none_cellranger": ("geuvadis_log", {"method": "none", "hvg": 500, "hvg_flavor": "cell_ranger"}),
+    "geuvadislog_none_seurat_batch": ("geuvadis_log", {"method": "none", "hvg": 400, "hvg_flavor": "seurat", "batch_key": "sex"}),
 }
 
 
@@ -93,9 +118,11 @@ def deseq2():
 
 
 if __name__ == "__main__":
-    only = None
-    manifest = {}
+    only = sys.argv[1:]
+    manifest = json.loads((OUT / "scenarios.json").read_text()) if only else {}
     for name, (source, params) in SCENARIOS.items():
+        if only and not name.startswith(tuple(only)):
+            continue
         try:
             run(name, source, params)
             manifest[name] = {"input": source, **params}
@@ -103,6 +130,8 @@ if __name__ == "__main__":
         except ImportError as e:  # seurat_v3 needs scikit-misc
             print("skipped", name, e)
     (OUT / "scenarios.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    if only:
+        sys.exit(0)
     deseq2()
     import scanpy, pydeseq2
     (OUT / "VERSIONS").write_text(f"scanpy {scanpy.__version__}\nanndata {ad.__version__}\npydeseq2 {pydeseq2.__version__}\n")
