@@ -11,6 +11,7 @@ final class VAECovariateParametersTests: XCTestCase {
                                       "continuous-covariates": .array([.string("obs/age")]), "encode-covariates": .bool(true),
                                       "dispersion": .string("gene-batch"), "subspace": .array([.string("obs/cell_type:3")]),
                                       "triplet-weight": .double(20), "likelihood": .string("nb"), "latent": .int(10)]
+            .merging(VAEStageAdapter.defaults) { given, _ in given }   // the runner fills in defaults before check/run
         guard case .success(let c?) = VAEStageAdapter.covariates(v) else { return XCTFail("no covariates read") }
         XCTAssertEqual(c.batchKey, "batch")
         XCTAssertEqual(c.categorical, ["donor", "sex"])
@@ -31,8 +32,10 @@ final class VAECovariateParametersTests: XCTestCase {
     }
 
     func testProblemsAreReported() {
-        XCTAssertNotNil(VAEStageAdapter.check(["dispersion": .string("gene-batch"), "likelihood": .string("nb")]))   // needs batch-key
-        XCTAssertNotNil(VAEStageAdapter.check(["subspace": .array([.string("obs/x:0")])]))
-        XCTAssertNotNil(VAEStageAdapter.check(["subspace": .array([.string("obs/x:20")]), "latent": .int(10)]))
+        func check(_ v: [String: JSONValue]) -> String? { VAEStageAdapter.check(v.merging(VAEStageAdapter.defaults) { given, _ in given }) }
+        XCTAssertNil(check(["batch-key": .string("obs/b")]))
+        XCTAssertEqual(check(["dispersion": .string("gene-batch"), "likelihood": .string("nb")]), "dispersion gene-batch needs batch-key")
+        XCTAssertEqual(check(["subspace": .array([.string("obs/x:0")])]), "subspace 'obs/x:0': expected obs/COL:D with D ≥ 1")
+        XCTAssertEqual(check(["subspace": .array([.string("obs/x:20")]), "latent": .int(10)]), "subspace reserves 20 coordinates but latent is 10")
     }
 }
