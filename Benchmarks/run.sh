@@ -7,7 +7,8 @@
 #   bash Benchmarks/run.sh --small io      # quick check on small data (io: results under Benchmarks/data/)
 #
 # io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
-# .venv-torch, installed from PyPI when missing); normalize and enrich are Benchmarks/bench.py.
+# .venv-torch, installed from PyPI when missing), integration Benchmarks/integration_bench.py (scvi-tools
+# in .venv-scvi; not in the default set: run it by name); normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,9 +18,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae) which+=("$a") ;;
+    io|normalize|pca|enrich|vae|integration) which+=("$a") ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, integration, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae)
@@ -38,6 +39,7 @@ for w in "${which[@]}"; do
     normalize) mods="scanpy skmisc"; pkgs="scanpy scikit-misc" ;;
     pca)       mods="scanpy sklearn"; pkgs="scanpy scikit-learn" ;;
     vae)       mods="anndata"; pkgs="anndata" ;;
+    integration) mods="anndata sklearn pandas"; pkgs="anndata scikit-learn pandas" ;;
     enrich)    mods="gseapy"; pkgs="gseapy" ;;
     *) continue ;;
   esac
@@ -66,6 +68,8 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/pca_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = vae ]; then
     "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = integration ]; then
+    "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else
     rest+=("$w")
   fi

@@ -17,7 +17,9 @@ struct SimulateCommand: ParsableCommand {
           latent simulate --programs 8 --gene-sets progeny_top100 -o sim.h5ad --gmt sim_programs.gmt
           latent simulate --batches 3 --batch-effect 0.5 -o sim_batches.h5ad
 
-        --batches N assigns cells to N batches (obs["batch"]); each batch shifts every gene's log         mean by a draw from N(0, S²) (S = --batch-effect) and its cells' library sizes by a factor         exp(N(0, (S/2)²)); the shifts are in uns["simulation"]["batches"].
+        --batches N assigns cells to N batches (obs["batch"]); each batch shifts every gene's log \
+        mean by a draw from N(0, S²) (S = --batch-effect) and its cells' library sizes by a factor \
+        exp(N(0, (S/2)²)); the shifts are in uns["simulation"]["batches"].
         """
     )
 

@@ -73,7 +73,12 @@ struct VAETrainCommand: ParsableCommand {
           latent vae norm.h5ad -o scvi/ --likelihood nb --hidden 128 --latent 10 --decoder linear
           latent vae norm.h5ad -o tc/ --objective tc --beta 6 --latent 10
 
-        Covariates (scVI's design): --batch-key, --covariates (categorical, one-hot) and         --continuous-covariates (standardised) enter every decoder layer, and the encoder's first         layer with --encode-covariates; --dispersion gene-batch gives each batch its own NB         dispersions. --subspace obs/COL:D reserves latent coordinates 0, 1, … for a known label,         shaped by a triplet likelihood (weight --triplet-weight); the others stay unsupervised.         uns["vae"]["subspaces"] and ["latent_names"] say which coordinate is whose.
+        Covariates (scVI's design): --batch-key, --covariates (categorical, one-hot) and \
+        --continuous-covariates (standardised) enter every decoder layer, and the encoder's first \
+        layer with --encode-covariates; --dispersion gene-batch gives each batch its own NB \
+        dispersions. --subspace obs/COL:D reserves latent coordinates 0, 1, … for a known label, \
+        shaped by a triplet likelihood (weight --triplet-weight); the others stay unsupervised. \
+        uns["vae"]["subspaces"] and ["latent_names"] say which coordinate is whose.
           latent vae norm.h5ad -o scvi/ --likelihood nb --batch-key obs/batch --dispersion gene-batch
           latent vae norm.h5ad -o sup/ --objective tc --batch-key obs/batch --subspace obs/cell_type:2
         """
