@@ -1,11 +1,12 @@
 """Batch integration on simulated samples: `latent vae --batch-key` beside scvi-tools' SCVI and
 PCA on the uncorrected data, the same data in the same run (issue 14).
 
-    bash Benchmarks/run.sh integration            # 3 seeds, 3,000 cells, 3 batches, 60 epochs
+    bash Benchmarks/run.sh integration            # 3 seeds, 2,000 cells, 3 batches, 40 epochs
     bash Benchmarks/run.sh --small integration    # 1 seed, 1,200 cells, 15 epochs
 
-Data: `latent simulate --batches 3 --batch-effect 0.5 --factors categorical` (8 binary programs;
-the biology label of a cell is its on/off pattern over the first three programs, 8 "cell types"),
+Data: `latent simulate --batches 3 --batch-effect 0.3 --programs 4 --effect 2 --factors categorical`
+(4 binary programs; the biology label of a cell is its on/off pattern over the first three
+programs, 8 "cell types"; at --batch-effect 0.5 on every gene no model mixed the batches at all),
 `latent normalize --hvg 1000` (raw counts kept in layers["counts"]). Models, all with 10 latents
 and one hidden layer of 128: latent's NB VAE with the batch one-hot in every decoder layer and
 per-batch dispersions (`--batch-key obs/batch --dispersion gene-batch`); scvi-tools' SCVI with
@@ -129,7 +130,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="*")
     a = ap.parse_args()
     import anndata as ad
-    cells, epochs = (1200, 15) if a.small else (3000, 60)
+    cells, epochs = (1200, 15) if a.small else (2000, 40)
     seeds = a.seeds if a.seeds is not None else ([0] if a.small else [0, 1, 2])
     py = scvi_python()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -137,8 +138,8 @@ def main():
     for seed in seeds:
         d = DATA / f"s{seed}_{cells}"
         d.mkdir(exist_ok=True)
-        run(a.latent, "simulate", "--cells", cells, "--genes", 2000, "--programs", 8, "--factors", "categorical",
-            "--batches", 3, "--batch-effect", 0.5, "--seed", seed, "-o", d / "sim.h5ad", "-q")
+        run(a.latent, "simulate", "--cells", cells, "--genes", 2000, "--programs", 4, "--effect", 2, "--factors", "categorical",
+            "--batches", 3, "--batch-effect", 0.3, "--seed", seed, "-o", d / "sim.h5ad", "-q")
         run(a.latent, "normalize", d / "sim.h5ad", "--hvg", 1000, "-o", d / "norm.h5ad", "-q")
         norm = ad.read_h5ad(d / "norm.h5ad")
         batch = norm.obs["batch"].astype(str).to_numpy()
