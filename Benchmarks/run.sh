@@ -8,7 +8,9 @@
 #
 # io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
 # .venv-torch, installed from PyPI when missing), stages Benchmarks/stages_bench.py (every stage as a
-# whole process beside scanpy, PyTorch and GSEApy); normalize and enrich are Benchmarks/bench.py.
+# whole process beside scanpy, PyTorch and GSEApy), integration Benchmarks/integration_bench.py
+# (scvi-tools in .venv-scvi; not in the default set: run it by name); normalize and enrich are
+# Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,9 +20,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae|stages) which+=("$a") ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, --small)" >&2; exit 2 ;;
+    io|normalize|pca|enrich|vae|stages|integration) which+=("$a") ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
@@ -39,6 +41,7 @@ for w in "${which[@]}"; do
     normalize) mods="scanpy skmisc"; pkgs="scanpy scikit-misc" ;;
     pca)       mods="scanpy sklearn"; pkgs="scanpy scikit-learn" ;;
     vae)       mods="anndata"; pkgs="anndata" ;;
+    integration) mods="anndata sklearn pandas"; pkgs="anndata scikit-learn pandas" ;;
     enrich)    mods="gseapy"; pkgs="gseapy" ;;
     stages)    mods="scanpy skmisc gseapy threadpoolctl"; pkgs="scanpy scikit-misc gseapy threadpoolctl" ;;
     *) continue ;;
@@ -70,6 +73,8 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = stages ]; then
     "$PY" Benchmarks/stages_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = integration ]; then
+    "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else
     rest+=("$w")
   fi

@@ -23,6 +23,12 @@ public enum Simulate {
         public var factorKind: FactorKind = .mixed
         public var meanLibrarySize = 5000.0
         public var theta = 10.0
+        // MARK: covariates
+        /// Batches (samples): cells are assigned uniformly; each batch b shifts gene g's log mean
+        /// by δ_bg ~ N(0, batchEffect²) and the cells' library sizes by a factor exp(ℓ_b),
+        /// ℓ_b ~ N(0, (batchEffect/2)²). 1: no batches (the output is exactly as without them).
+        public var batches = 1
+        public var batchEffect = 0.5
         public init() {}
     }
 
@@ -84,6 +90,9 @@ public enum Simulate {
         let muSum = mu.reduce(0, +)
         let theta = (0..<g).map { _ in p.theta * exp(rng.normal() * 0.5) }
         let library = (0..<n).map { _ in p.meanLibrarySize * exp(rng.normal() * 0.3 - 0.045) }
+        // MARK: covariates — drawn from their own stream, so that the rest of the simulation
+        // (programs, factors, counts up to the batch shifts) is the same with or without batches.
+        let batchPlan = BatchPlan(p, genes: g, cells: n, rng: rng.stream(0xBA7C))
         var factors = [[Double]](repeating: [Double](repeating: 0, count: n), count: K)
         var kinds: [FactorKind] = []
         for k in 0..<K {
@@ -97,6 +106,7 @@ public enum Simulate {
             for j in 0..<g {
                 var shift = 0.0
                 for k in membership[j] { shift += effect[k] * factors[k][c] }
+                if let b = batchPlan { shift += b.logShift(cell: c, gene: j) }
                 let lambda = library[c] * mu[j] / muSum * exp(shift)
                 let count = rng.poisson(rng.gamma(shape: theta[j], scale: lambda / theta[j]))
                 if count > 0 { indices.append(Int32(j)); values.append(Float(count)) }
@@ -111,7 +121,8 @@ public enum Simulate {
                 obs.set("factor_\(k + 1)", .categorical(codes: factors[k].map { Int32($0) }, categories: ["off", "on"], ordered: false))
             }
         }
-        obs.set("library_size", .float64(library))
+        obs.set("library_size", .float64(batchPlan.map { b in (0..<n).map { library[$0] * b.libraryFactor(cell: $0) } } ?? library))
+        if let b = batchPlan { obs.set("batch", b.column) }
         var vars = DataFrame(index: geneNames)
         vars.set("program", .string(membership.map { $0.map { programs[$0].name }.joined(separator: ";") }))
         vars.set("theta", .float64(theta))
@@ -126,6 +137,10 @@ public enum Simulate {
             ("params", .dict(OrderedDict([("effect", .double(p.effect)), ("theta", .double(p.theta)),
                                            ("mean_library_size", .double(p.meanLibrarySize))]))),
         ]))
+        if let b = batchPlan, case .dict(var sim)? = ds.uns["simulation"] {
+            sim["batches"] = b.uns(p)
+            ds.uns["simulation"] = .dict(sim)
+        }
         return Result(dataset: ds, programs: programs)
     }
 }

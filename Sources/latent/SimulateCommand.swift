@@ -15,6 +15,11 @@ struct SimulateCommand: ParsableCommand {
         Examples:
           latent simulate --cells 2000 --genes 3000 --programs 8 --seed 1 -o sim.h5ad
           latent simulate --programs 8 --gene-sets progeny_top100 -o sim.h5ad --gmt sim_programs.gmt
+          latent simulate --batches 3 --batch-effect 0.5 -o sim_batches.h5ad
+
+        --batches N assigns cells to N batches (obs["batch"]); each batch shifts every gene's log \
+        mean by a draw from N(0, S²) (S = --batch-effect) and its cells' library sizes by a factor \
+        exp(N(0, (S/2)²)); the shifts are in uns["simulation"]["batches"].
         """
     )
 
@@ -28,12 +33,17 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Mean NB dispersion θ (larger = closer to Poisson).") var theta: Double = 10
     @Option(name: .customLong("gene-sets"), help: "Draw programs from this GMT (or a shipped name) so enrichment can find them.") var geneSets: String?
     @Option(help: "Also write the programs as a GMT here (default: beside the output, .programs.gmt).") var gmt: String?
+    // MARK: covariates
+    @Option(help: "Number of batches (samples) with planted batch effects (1: none).") var batches: Int = 1
+    @Option(name: .customLong("batch-effect"), help: "SD of the batches' gene-wise log-fold shifts (library sizes: half of it).") var batchEffect: Double = 0.5
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
         if cells < 2 || genes < 2 || programs < 1 { throw ValidationError("need --cells ≥ 2, --genes ≥ 2, --programs ≥ 1") }
         if !(theta > 0) { throw ValidationError("--theta must be positive") }
+        if batches < 1 { throw ValidationError("--batches must be at least 1") }
+        if !(batchEffect >= 0 && batchEffect.isFinite) { throw ValidationError("--batch-effect must be 0 or more") }
         _ = try effects()
     }
 
@@ -52,6 +62,7 @@ struct SimulateCommand: ParsableCommand {
         var p = Simulate.Parameters()
         p.cells = cells; p.genes = genes; p.programs = programs; p.programSize = programSize
         p.effects = try effects(); p.effect = p.effects[0]; p.factorKind = factors; p.theta = theta
+        p.batches = batches; p.batchEffect = batchEffect
         var sets: [(name: String, genes: [String])]? = nil
         if let g = geneSets { sets = try GMT.read(Resources.geneSetPath(g)).map { ($0.name, $0.genes) } }
         let result = try Simulate.run(p, geneSets: sets, rng: &rng)

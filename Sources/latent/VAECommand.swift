@@ -10,6 +10,25 @@ extension VAEParameters.Decoder: ExpressibleByArgument {}
 extension VAEParameters.Schedule: ExpressibleByArgument {}
 extension VAEParameters.TCSampling: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
+extension CovariateParameters.Dispersion: ExpressibleByArgument {}
+
+// MARK: covariates
+/// "obs/COL" (or plain "COL") → "COL".
+func obsColumn(_ s: String) -> String {
+    let t = s.trimmingCharacters(in: .whitespaces)
+    return t.hasPrefix("obs/") ? String(t.dropFirst(4)) : t
+}
+
+/// `--subspace obs/COL:D`.
+struct SubspaceArgument: ExpressibleByArgument {
+    var subspace: CovariateParameters.Subspace
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let d = Int(argument[argument.index(after: colon)...]), d > 0 else { return nil }
+        let key = obsColumn(String(argument[..<colon]))
+        guard !key.isEmpty else { return nil }
+        subspace = CovariateParameters.Subspace(key: key, dims: d)
+    }
+}
 
 /// Comma-separated layer sizes; "none" (or empty) for no hidden layer.
 struct LayerSizes: ExpressibleByArgument {
@@ -53,6 +72,15 @@ struct VAETrainCommand: ParsableCommand {
           latent vae minmax.h5ad -o tybalt/ --hidden none --latent 100 --likelihood bernoulli --batch-size 50 --warmup 10 --lr 0.0005
           latent vae norm.h5ad -o scvi/ --likelihood nb --hidden 128 --latent 10 --decoder linear
           latent vae norm.h5ad -o tc/ --objective tc --beta 6 --latent 10
+
+        Covariates (scVI's design): --batch-key, --covariates (categorical, one-hot) and \
+        --continuous-covariates (standardised) enter every decoder layer, and the encoder's first \
+        layer with --encode-covariates; --dispersion gene-batch gives each batch its own NB \
+        dispersions. --subspace obs/COL:D reserves latent coordinates 0, 1, … for a known label, \
+        shaped by a triplet likelihood (weight --triplet-weight); the others stay unsupervised. \
+        uns["vae"]["subspaces"] and ["latent_names"] say which coordinate is whose.
+          latent vae norm.h5ad -o scvi/ --likelihood nb --batch-key obs/batch --dispersion gene-batch
+          latent vae norm.h5ad -o sup/ --objective tc --batch-key obs/batch --subspace obs/cell_type:2
         """
     )
 
@@ -87,7 +115,28 @@ struct VAETrainCommand: ParsableCommand {
     @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
     @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
     @Flag(help: "Print read, train, embed and write times on stderr.") var timing = false
+    // MARK: covariates
+    @Option(name: .customLong("batch-key"), help: "obs/COL: the batch (categorical), given to the decoder (and encoder with --encode-covariates).") var batchKey: String?
+    @Option(help: "obs/A,obs/B: further categorical covariates (one-hot).") var covariates: String?
+    @Option(name: .customLong("continuous-covariates"), help: "obs/C,…: continuous covariates (standardised).") var continuousCovariates: String?
+    @Flag(name: .customLong("encode-covariates"), help: "Also feed the covariates to the encoder.") var encodeCovariates = false
+    @Option(help: "nb/zinb dispersion: gene | gene-batch.") var dispersion: CovariateParameters.Dispersion = .gene
+    @Option(help: "obs/COL:D — D latent coordinates supervised by that label (repeatable).") var subspace: [SubspaceArgument] = []
+    @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
     @OptionGroup var global: GlobalOptions
+
+    var covariateParameters: CovariateParameters? {
+        func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map { obsColumn(String($0)) }.filter { !$0.isEmpty } }
+        var c = CovariateParameters()
+        c.batchKey = batchKey.map(obsColumn)
+        c.categorical = list(covariates)
+        c.continuous = list(continuousCovariates)
+        c.encodeCovariates = encodeCovariates
+        c.dispersion = dispersion
+        c.subspaces = subspace.map(\.subspace)
+        c.tripletWeight = tripletWeight
+        return c == CovariateParameters() ? nil : c
+    }
 
     var parameters: VAEParameters {
         var p = VAEParameters()
@@ -98,6 +147,7 @@ struct VAETrainCommand: ParsableCommand {
         p.warmup = warmup; p.capacityMax = capacityMax; p.capacitySteps = capacitySteps; p.tcSampling = tcSampling
         p.discriminatorHidden = discriminatorHidden.sizes; p.discriminatorLr = discriminatorLr; p.l1 = l1
         p.validation = validation; p.patience = patience; p.activeThreshold = activeThreshold; p.countsLayer = countsLayer
+        p.covariates = covariateParameters
         return p
     }
 
@@ -156,12 +206,14 @@ struct VAEDecodeCommand: ParsableCommand {
         discussion: """
         Example:
           latent vae decode vae/model.h5 vae/embedding.h5ad --key obsm/X_vae -o reconstructed.h5ad
+          latent vae decode scvi/model.h5 scvi/embedding.h5ad --transform-batch sample1 -o corrected.h5ad
         """
     )
     @Argument(help: "model.h5 written by `latent vae`.") var model: String
     @Argument(help: ".h5ad holding the codes (e.g. from `latent vae` or `latent vae encode`).") var data: String
     @Option(help: "Where the codes are: obsm/NAME.") var key: String = "obsm/X_vae"
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @Option(name: .customLong("transform-batch"), help: "Decode every cell as if from this batch (models trained with --batch-key).") var transformBatch: String?
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -170,7 +222,7 @@ struct VAEDecodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run)
+        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run, transformBatch: transformBatch)
         global.note("\(output): decoded \(key) with \(model)")
         print(output)
     }

@@ -19,4 +19,10 @@ final class ShippedPipelinesTests: XCTestCase {
     func testTybalt() throws { try check("tybalt.yaml", needs: ["vae"]) }
     func testScviLike() throws { try check("scvi-like.yaml", needs: ["vae"]) }
     func testBetaSweep() throws { try check("beta-sweep.yaml", needs: ["vae", "metrics"]) }
+    /// Needs the integration metrics' `batch`/`labels` parameters (issue 14, another branch).
+    func testIntegration() throws {
+        let metrics = StageRegistry.adapter("metrics")
+        try XCTSkipUnless(metrics?.parameters.contains { $0.name == "batch" } ?? false, "the metrics stage has no batch parameter yet")
+        try check("integration.yaml", needs: ["vae", "metrics", "report"], instances: 9)
+    }
 }

@@ -30,8 +30,10 @@ public enum VAEApply {
             try Validate.within(ds, lower: 0, upper: 1, file: data, purpose: "but the model was trained on values in [0, 1]",
                                 hint: "scale as the training data were (`latent normalize --scale minmax`)")
         }
+        // MARK: covariates
+        let side = try m.covariates.map { try $0.sideInputs(ds.obs, file: data) }
         Runtime.configureBLAS(threads: options.threads)
-        let (mean, logvar) = m.network.encode(ds.X)
+        let (mean, logvar) = m.network.encode(ds.X, side: side)
         ds.obsm["X_vae"] = .dense(mean)
         ds.obsm["X_vae_logvar"] = .dense(logvar)
         ds.varm["vae_loadings"] = .dense(m.loadings)
@@ -46,8 +48,16 @@ public enum VAEApply {
     /// Decodes the latent codes in `data`'s `key` (cells × K, e.g. obsm/X_vae from `encode`):
     /// the output has the data's cells, the model's genes and X = the decoded mean expression
     /// (Gaussian mean, Bernoulli probability, or NB mean at the median training library).
-    public static func decode(model: String, data: String, key: String, output: String, options: RunOptions) throws {
+    ///
+    /// A model with covariates reads them from the data's obs; `transformBatch` decodes every cell
+    /// as if it came from that batch (counterfactual, batch-corrected expression).
+    public static func decode(model: String, data: String, key: String, output: String, options: RunOptions,
+                              transformBatch: String? = nil) throws {
         let m = try VAEModelFile.read(model)
+        // MARK: covariates
+        if let b = transformBatch, m.covariates?.batchKey == nil {
+            throw LatentError.badInput(model, nil, "--transform-batch '\(b)' but the model has no batch key", hint: "train with --batch-key obs/COL")
+        }
         var warnings: [String] = []
         let ds = try H5AD.read(data, warnings: &warnings)
         let name = key.hasPrefix("obsm/") ? String(key.dropFirst(5)) : key
@@ -65,12 +75,15 @@ public enum VAEApply {
         if let bad = z.values.firstIndex(where: { !$0.isFinite }) {
             throw LatentError.badInput(data, "obsm/\(name)[\(bad / z.cols), \(bad % z.cols)]", "non-finite latent value")
         }
+        let side = try m.covariates.map { try $0.sideInputs(ds.obs, file: data, transformBatch: transformBatch) }
         Runtime.configureBLAS(threads: options.threads)
-        let x = m.network.decode(z, scaleFactor: m.scaleFactor)
+        let x = m.network.decode(z, scaleFactor: m.scaleFactor, side: side)
         var out = Dataset(X: .dense(x), obs: ds.obs, var: DataFrame(index: m.genes, indexName: ds.var.indexName))
         out.obsm[name] = codes
-        out.uns["vae"] = .dict(OrderedDict([("decoded_from", .string("obsm/\(name)")), ("model", .string(model)),
-                                            ("likelihood", .string(m.parameters.likelihood.rawValue))]))
+        var info = OrderedDict([("decoded_from", .string("obsm/\(name)")), ("model", .string(model)),
+                                ("likelihood", .string(m.parameters.likelihood.rawValue))])
+        if let b = transformBatch { info["transform_batch"] = .string(b) }
+        out.uns["vae"] = .dict(info)
         try H5AD.write(out, to: output, compression: Compression(level: 4, threads: options.threads))
     }
 
@@ -90,7 +103,15 @@ public enum VAEApply {
             for c in 0..<k { z[s, c] = Float(m.latentMean[c]) }
             z[s, j] = Float(m.latentMean[j] + values[s] * m.latentStd[j])
         }
-        let decoded = m.network.decode(z, scaleFactor: m.scaleFactor)
+        // A model with covariates decodes the sweep at each covariate's first category and at
+        // the continuous covariates' means.
+        let side = m.covariates.map { d -> Matrix in
+            var s = Matrix(rows: steps, cols: d.width)
+            var offset = 0
+            for c in d.categorical { for r in 0..<steps { s[r, offset] = 1 }; offset += c.categories.count }
+            return s
+        }
+        let decoded = m.network.decode(z, scaleFactor: m.scaleFactor, side: side)
         var out = "gene"
         for v in values { out += "\t" + label(v) }
         out += "\n"

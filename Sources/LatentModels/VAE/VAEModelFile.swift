@@ -22,6 +22,9 @@ public struct VAEModelFile {
     public var scaleFactor: Double
     public var loadings: Matrix
     public var klPerLatent: [Double]
+    // MARK: covariates
+    /// Covariate categories and scalings (root attribute `covariates`, JSON); nil without covariates.
+    public var covariates: CovariateDesign? = nil
 
     public func write(to path: String, toolVersion: String) throws {
         var f = ArrayFile()
@@ -31,6 +34,7 @@ public struct VAEModelFile {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         f.attributes["parameters"] = String(decoding: try enc.encode(parameters), as: UTF8.self)
+        if let covariates { f.attributes["covariates"] = String(decoding: try enc.encode(covariates), as: UTF8.self) }
         let p = network.parameters
         for t in p.tensors { f["parameters/" + t.name] = .float32(p.array(t), shape: t.shape) }
         for stack in [network.encoder, network.decoder] {
@@ -49,7 +53,7 @@ public struct VAEModelFile {
     }
 
     public static func read(_ path: String, maxRows: Int = 256) throws -> VAEModelFile {
-        let f = try ArrayFile.read(path, attributeNames: ["format", "format_version", "latent_version", "parameters"])
+        let f = try ArrayFile.read(path, attributeNames: ["format", "format_version", "latent_version", "parameters", "covariates"])
         guard f.attributes["format"] == format else {
             throw LatentError.badInput(path, "/", "not a latent VAE model (no format=\"\(format)\" attribute)", hint: "pass the model.h5 written by `latent vae`")
         }
@@ -67,8 +71,22 @@ public struct VAEModelFile {
         }
         let genes = try f.strings("var_names", file: path)
         guard !genes.isEmpty else { throw LatentError.badInput(path, "/var_names", "no genes (damaged file)") }
+        // MARK: covariates
+        var design: CovariateDesign? = nil
+        if let json = f.attributes["covariates"] {
+            do { design = try JSONDecoder().decode(CovariateDesign.self, from: Data(json.utf8)) } catch {
+                throw LatentError.badInput(path, "/@covariates", "cannot read the model's covariates (damaged or foreign file)")
+            }
+        }
+        if (params.covariates?.hasSideInputs ?? false) != (design != nil) {
+            throw LatentError.badInput(path, "/@covariates", "the model's parameters and covariates disagree (damaged file)")
+        }
+        let shape = design.map { d in
+            CovariateShape(sideInputs: d.width, encodeCovariates: params.covariates?.encodeCovariates ?? false,
+                           dispersionGroups: params.covariates?.dispersion == .geneBatch ? d.batchCategories.count : 1)
+        } ?? .none
         var rng = SeededRNG(seed: 0)
-        let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng)
+        let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng, covariates: shape)
         for t in net.parameters.tensors {
             let (v, shape) = try f.floats("parameters/" + t.name, file: path)
             guard shape == t.shape else {
@@ -101,6 +119,6 @@ public struct VAEModelFile {
         return VAEModelFile(parameters: params, network: net, genes: genes,
                             latentMean: latentMean, latentStd: latentStd,
                             scaleFactor: try f.doubles("scale_factor", file: path).first ?? 1,
-                            loadings: Matrix(rows: genes.count, cols: k, values: lv), klPerLatent: kl)
+                            loadings: Matrix(rows: genes.count, cols: k, values: lv), klPerLatent: kl, covariates: design)
     }
 }

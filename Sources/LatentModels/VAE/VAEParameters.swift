@@ -64,6 +64,9 @@ public struct VAEParameters: Codable, Sendable, Equatable {
     public var activeThreshold: Double = 0.01
     /// Layer with raw counts for the nb/zinb likelihoods.
     public var countsLayer: String = "counts"
+    // MARK: covariates
+    /// Batch key, covariates, supervised subspaces (nil: none; see Covariates.swift).
+    public var covariates: CovariateParameters? = nil
 
     public init() {}
 
@@ -101,6 +104,8 @@ public struct VAEParameters: Codable, Sendable, Equatable {
         if !(l1 >= 0) { p.append("--l1 must be 0 or more") }
         if discriminatorHidden.isEmpty || discriminatorHidden.contains(where: { $0 < 1 }) { p.append("--discriminator-hidden needs positive sizes") }
         if !(discriminatorLr > 0) { p.append("--discriminator-lr must be positive") }
+        // MARK: covariates
+        if let c = covariates { p += c.problems(latent: latent, likelihood: likelihood) }
         return p
     }
 }

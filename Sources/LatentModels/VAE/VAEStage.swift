@@ -57,13 +57,16 @@ public enum VAEStage {
             library = lib
         case .gaussian: break
         }
+        // MARK: covariates
+        let covariates = try p.covariates.map { try CovariateRun($0, config: p, dataset: ds, file: input) }
         Runtime.configureBLAS(threads: options.threads)
         let tRead = clock.lap()
         let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
-                                           seed: options.seed, quiet: options.quiet, threads: options.threads, file: input)
+                                           seed: options.seed, quiet: options.quiet, threads: options.threads, file: input,
+                                           covariates: covariates?.training)
         let tTrain = clock.lap()
         let net = outcome.network
-        let (mean, logvar) = net.encode(ds.X)
+        let (mean, logvar) = net.encode(ds.X, side: covariates?.networkSide)
         let k = p.latent
         var kl = [Double](repeating: 0, count: k)
         var mu = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
@@ -80,7 +83,7 @@ public enum VAEStage {
         let latentStd = (0..<k).map { j in max(0, sq[j] / n - latentMean[j] * latentMean[j]).squareRoot() }
         let active = (0..<k).filter { kl[$0] > p.activeThreshold }
         let scale = library.flatMap { median($0) } ?? 1
-        let loadings = net.loadings(at: mean, scaleFactor: scale)
+        let loadings = net.loadings(at: mean, scaleFactor: scale, side: covariates?.networkSide)
 
         let tEmbed = clock.lap()
         ds.obsm["X_vae"] = .dense(mean)
@@ -100,12 +103,14 @@ public enum VAEStage {
             ("final_train_loss", .double(last.train.loss)),
         ])
         if let v = last.validation { info["final_validation_loss"] = .double(v.loss) }
+        // MARK: covariates
+        if let covariates { for (key, value) in covariates.unsEntries(latent: k) { info[key] = value } }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         info["parameters"] = .string(String(decoding: try enc.encode(p), as: UTF8.self))
         ds.uns["vae"] = .dict(info)
         let model = VAEModelFile(parameters: p, network: net, genes: ds.var.index, latentMean: latentMean, latentStd: latentStd,
-                                 scaleFactor: scale, loadings: loadings, klPerLatent: kl)
+                                 scaleFactor: scale, loadings: loadings, klPerLatent: kl, covariates: covariates?.modelDesign)
 
         try writeDirectory(outputDirectory) { dir in
             try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
@@ -123,6 +128,10 @@ public enum VAEStage {
     public static func historyTSV(_ history: [EpochRecord], objective: VAEParameters.Objective, latent k: Int) -> String {
         var s = "epoch\ttrain_loss\ttrain_recon\ttrain_kl\ttrain_tc\tval_loss\tval_recon\tval_kl\tbeta\tcapacity\tlr"
         for j in 0..<k { s += "\tkl_z\(j)" }
+        // Extra loss terms (latent terms, penalties): one column each, train_<name>, NA in an epoch without it.
+        var extraNames: [String] = []
+        for r in history { for e in r.train.extra where !extraNames.contains(e.name) { extraNames.append(e.name) } }
+        for name in extraNames { s += "\ttrain_\(name)" }
         s += "\n"
         func f(_ x: Double?) -> String { x.map { "\($0)" } ?? "NA" }
         for r in history {
@@ -132,6 +141,7 @@ public enum VAEStage {
             s += [String(r.epoch), f(r.train.loss), f(r.train.recon), f(r.train.kl), f(r.train.tc),
                   f(v?.loss), f(v?.recon), f(v?.kl), f(beta), f(cap), f(r.lr)].joined(separator: "\t")
             for j in 0..<k { s += "\t" + f(r.train.klPerLatent[j]) }
+            for name in extraNames { s += "\t" + f(r.train.extra.first { $0.name == name }?.value) }
             s += "\n"
         }
         return s

@@ -16,6 +16,10 @@ enum SimulateStageAdapter: StageAdapter {
         ParameterSpec("effect", .double(min: nil, max: nil), default: .double(1.0)),
         ParameterSpec("factors", .choice(Simulate.FactorKind.allCases.map(\.rawValue)), default: .string("mixed")),
         ParameterSpec("theta", .double(min: 0, max: nil), default: .double(10)),
+        // MARK: covariates
+        // No defaults: an instance without them keeps its cache key (1 batch, effect 0.5).
+        ParameterSpec("batches", .int(min: 1, max: nil)),
+        ParameterSpec("batch-effect", .double(min: 0, max: nil)),
     ]
     static let inputs = [InputSlot("gene-sets", accepts: .geneSets, required: false, allowsShippedGeneSets: true)]
     static let outputs = [OutputFile("sim.h5ad", [.dataset]), OutputFile("sim.programs.gmt", [.geneSets])]
@@ -29,6 +33,7 @@ enum SimulateStageAdapter: StageAdapter {
         p.cells = c.int("cells"); p.genes = c.int("genes"); p.programs = c.int("programs")
         p.programSize = c.int("program-size"); p.effect = c.double("effect"); p.theta = c.double("theta")
         p.factorKind = try c.choice("factors")
+        p.batches = c.optionalInt("batches") ?? 1; p.batchEffect = c.optionalDouble("batch-effect") ?? 0.5
         var sets: [(name: String, genes: [String])]? = nil
         if let g = c.inputs["gene-sets"] { sets = try GMT.read(g.path).map { ($0.name, $0.genes) } }
         var rng = SeededRNG(seed: c.seed)

@@ -38,6 +38,14 @@ enum VAEStageAdapter: StageAdapter {
         ParameterSpec("patience", .int(min: 0, max: nil), default: defaults["patience"]),
         ParameterSpec("active-threshold", .double(min: 0, max: nil), default: defaults["active-threshold"]),
         ParameterSpec("counts-layer", .string, default: defaults["counts-layer"]),
+        // MARK: covariates (no defaults: instances without them keep their cache keys)
+        ParameterSpec("batch-key", .string),
+        ParameterSpec("covariates", .list(.string)),
+        ParameterSpec("continuous-covariates", .list(.string)),
+        ParameterSpec("encode-covariates", .bool),
+        ParameterSpec("dispersion", .choice(CovariateParameters.Dispersion.allCases.map(\.rawValue))),
+        ParameterSpec("subspace", .list(.string)),
+        ParameterSpec("triplet-weight", .double(min: 0, max: nil)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
     static let outputs = [
@@ -47,13 +55,52 @@ enum VAEStageAdapter: StageAdapter {
     ]
 
     static func check(_ parameters: [String: JSONValue]) -> String? {
-        guard let p = try? ParameterDefaults.decode(VAEParameters.self, from: parameters) else { return "parameters do not fit the VAE" }
+        guard var p = try? ParameterDefaults.decode(VAEParameters.self, from: parameters, renaming: covariateKeys) else { return "parameters do not fit the VAE" }
+        switch covariates(parameters) {
+        case .failure(let e): return e.message
+        case .success(let c): p.covariates = c
+        }
         return p.problems().first.map { $0.replacingOccurrences(of: "--", with: "") }
     }
 
+    // MARK: covariates
+    /// The covariate keys are read by `covariates(_:)`, not decoded into VAEParameters (whose
+    /// `covariates` field is the nested struct): renamed out of the decoder's way.
+    static let covariateKeys = ["batch-key": "_batchKey", "covariates": "_covariates", "continuous-covariates": "_continuous",
+                                "encode-covariates": "_encode", "dispersion": "_dispersion", "subspace": "_subspace",
+                                "triplet-weight": "_tripletWeight"]
+
+    static func covariates(_ v: [String: JSONValue]) -> Result<CovariateParameters?, StageParameterError> {
+        func column(_ s: String) -> String { s.hasPrefix("obs/") ? String(s.dropFirst(4)) : s }
+        var c = CovariateParameters()
+        c.batchKey = v["batch-key"]?.stringValue.map(column)
+        c.categorical = (v["covariates"]?.arrayValue ?? []).compactMap(\.stringValue).map(column)
+        c.continuous = (v["continuous-covariates"]?.arrayValue ?? []).compactMap(\.stringValue).map(column)
+        c.encodeCovariates = v["encode-covariates"]?.boolValue ?? false
+        if let d = v["dispersion"]?.stringValue { c.dispersion = CovariateParameters.Dispersion(rawValue: d) ?? .gene }
+        for s in (v["subspace"]?.arrayValue ?? []).compactMap(\.stringValue) {
+            guard let colon = s.lastIndex(of: ":"), let d = Int(s[s.index(after: colon)...]), d > 0 else {
+                return .failure(StageParameterError("subspace '\(s)': expected obs/COL:D with D ≥ 1"))
+            }
+            c.subspaces.append(.init(key: column(String(s[..<colon])), dims: d))
+        }
+        if let w = v["triplet-weight"]?.doubleValue { c.tripletWeight = w }
+        return .success(c == CovariateParameters() ? nil : c)
+    }
+
     static func run(_ c: StageContext) throws {
-        let p = try c.decode(VAEParameters.self)
+        var p = try c.decode(VAEParameters.self, renaming: covariateKeys)
+        switch covariates(c.parameters) {
+        case .failure(let e): throw LatentError.badInput(nil, c.label, e.message)
+        case .success(let cov): p.covariates = cov
+        }
         try VAEStage.run(input: try c.input("input").path, outputDirectory: c.directory, parameters: p,
                          options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note)
     }
+}
+
+/// A parameter problem found while reading a stage's parameters (a message for `check`).
+struct StageParameterError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
 }
