@@ -68,8 +68,7 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Clip Pearson residuals to ±this (default √n_cells).")
     var clip: Double?
 
-    @Option(help: "Array compression in the output: gzip or none.")
-    var compression: CompressionChoice = .gzip
+    @OptionGroup var compression: CompressionOptions
 
     @Flag(help: "Print read, stage and write times on stderr.")
     var timing = false
@@ -108,7 +107,7 @@ struct NormalizeCommand: ParsableCommand {
         let out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads)
         let tStage = clock.lap()
         out.notes.forEach(global.note)
-        try H5AD.write(out.dataset, to: output, compression: Compression(level: compression == .none ? 0 : 4, threads: run.threads))
+        try H5AD.write(out.dataset, to: output, compression: compression.setting(threads: run.threads))
         if timing { printError("timing: read_s=\(tRead) stage_s=\(tStage) write_s=\(clock.lap())") }
         global.note("\(output): \(out.dataset.nObs) cells × \(out.dataset.nVars) genes")
         print(output)

@@ -28,6 +28,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Mean NB dispersion θ (larger = closer to Poisson).") var theta: Double = 10
     @Option(name: .customLong("gene-sets"), help: "Draw programs from this GMT (or a shipped name) so enrichment can find them.") var geneSets: String?
     @Option(help: "Also write the programs as a GMT here (default: beside the output, .programs.gmt).") var gmt: String?
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -55,7 +56,7 @@ struct SimulateCommand: ParsableCommand {
         var sets: [(name: String, genes: [String])]? = nil
         if let g = geneSets { sets = try GMT.read(Resources.geneSetPath(g)).map { ($0.name, $0.genes) } }
         let result = try Simulate.run(p, geneSets: sets, rng: &rng)
-        try H5AD.write(result.dataset, to: output, compression: Compression(level: 4, threads: run.threads))
+        try H5AD.write(result.dataset, to: output, compression: compression.setting(threads: run.threads))
         let gmtPath = gmt ?? String(output.dropLast(5)) + ".programs.gmt"
         try GMT.write(result.programs.map { GeneSet(name: $0.name, description: "latent simulate", genes: $0.genes) }, to: gmtPath)
         global.note("\(output): \(cells) cells × \(result.dataset.nVars) genes, \(programs) programs (\(gmtPath))")

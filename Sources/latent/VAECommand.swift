@@ -87,6 +87,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
     @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
     @Flag(help: "Print read, train, embed and write times on stderr.") var timing = false
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     var parameters: VAEParameters {
@@ -109,7 +110,8 @@ struct VAETrainCommand: ParsableCommand {
         let run = global.run
         let clock = Stopwatch()
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
-                                 toolVersion: LatentVersion.string, notes: global.note)
+                                 toolVersion: LatentVersion.string, notes: global.note,
+                                 compression: compression.setting(threads: run.threads))
         if timing {
             let t = s.timing
             printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
@@ -135,6 +137,7 @@ struct VAEEncodeCommand: ParsableCommand {
     @Argument(help: "model.h5 written by `latent vae`.") var model: String
     @Argument(help: "Data to embed (.h5ad, normalised as the training data were).") var data: String
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -143,7 +146,7 @@ struct VAEEncodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.encode(model: model, data: data, output: output, options: run)
+        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads))
         global.note("\(output): encoded with \(model)")
         print(output)
     }
@@ -162,6 +165,7 @@ struct VAEDecodeCommand: ParsableCommand {
     @Argument(help: ".h5ad holding the codes (e.g. from `latent vae` or `latent vae encode`).") var data: String
     @Option(help: "Where the codes are: obsm/NAME.") var key: String = "obsm/X_vae"
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -170,7 +174,8 @@ struct VAEDecodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run)
+        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run,
+                            compression: compression.setting(threads: run.threads))
         global.note("\(output): decoded \(key) with \(model)")
         print(output)
     }

@@ -8,7 +8,8 @@ public enum VAEApply {
     /// Encodes `data` with the model at `model`: the output is `data` restricted to the model's
     /// genes (in the model's order), with `obsm["X_vae"]`, `obsm["X_vae_logvar"]`,
     /// `varm["vae_loadings"]` and the model's `uns["vae"]` basics.
-    public static func encode(model: String, data: String, output: String, options: RunOptions) throws {
+    public static func encode(model: String, data: String, output: String, options: RunOptions,
+                              compression: Compression = Compression()) throws {
         let m = try VAEModelFile.read(model)
         var warnings: [String] = []
         var ds = try H5AD.read(data, warnings: &warnings)
@@ -40,13 +41,14 @@ public enum VAEApply {
             ("latent", .int(Int64(m.parameters.latent))), ("likelihood", .string(m.parameters.likelihood.rawValue)),
             ("decoder", .string(m.parameters.decoder.rawValue)), ("model", .string(model)),
         ]))
-        try H5AD.write(ds, to: output, compression: Compression(level: 4, threads: options.threads))
+        try H5AD.write(ds, to: output, compression: Compression(level: compression.level, threads: options.threads))
     }
 
     /// Decodes the latent codes in `data`'s `key` (cells × K, e.g. obsm/X_vae from `encode`):
     /// the output has the data's cells, the model's genes and X = the decoded mean expression
     /// (Gaussian mean, Bernoulli probability, or NB mean at the median training library).
-    public static func decode(model: String, data: String, key: String, output: String, options: RunOptions) throws {
+    public static func decode(model: String, data: String, key: String, output: String, options: RunOptions,
+                              compression: Compression = Compression()) throws {
         let m = try VAEModelFile.read(model)
         var warnings: [String] = []
         let ds = try H5AD.read(data, warnings: &warnings)
@@ -71,7 +73,7 @@ public enum VAEApply {
         out.obsm[name] = codes
         out.uns["vae"] = .dict(OrderedDict([("decoded_from", .string("obsm/\(name)")), ("model", .string(model)),
                                             ("likelihood", .string(m.parameters.likelihood.rawValue))]))
-        try H5AD.write(out, to: output, compression: Compression(level: 4, threads: options.threads))
+        try H5AD.write(out, to: output, compression: Compression(level: compression.level, threads: options.threads))
     }
 
     /// Decodes latent `j` swept over `steps` values from −range to +range standard deviations of

@@ -54,6 +54,7 @@ enum VAEStageAdapter: StageAdapter {
     static func run(_ c: StageContext) throws {
         let p = try c.decode(VAEParameters.self)
         try VAEStage.run(input: try c.input("input").path, outputDirectory: c.directory, parameters: p,
-                         options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note)
+                         options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note,
+                         compression: c.compression)
     }
 }
