@@ -56,6 +56,20 @@ extension Dataset {
         varm.forgetStored()
     }
 
+    /// Points stored locations in `oldPath` at `newPath`, for a file renamed since it was written
+    /// or read (e.g. a cache entry directory moved into place). A rename keeps the file's
+    /// fingerprint, so the marks stay valid; a file really changed is still never copied from.
+    public mutating func storedFileMoved(from oldPath: String, to newPath: String) {
+        func moved(_ e: StoredElement?) -> StoredElement? {
+            guard let e, e.file.path == oldPath else { return e }
+            return StoredElement(file: StoredFile(path: newPath, fingerprint: e.file.fingerprint), path: e.path)
+        }
+        stored = StoredElements(X: moved(stored.X), obs: moved(stored.obs), var: moved(stored.var))
+        for k in layers.keys { layers.markStored(k, at: moved(layers.stored[k])) }
+        for k in obsm.keys { obsm.markStored(k, at: moved(obsm.stored[k])) }
+        for k in varm.keys { varm.markStored(k, at: moved(varm.stored[k])) }
+    }
+
     /// Every stored location, for tests and messages: HDF5 path in this dataset → where stored.
     public var storedElements: [String: StoredElement] {
         var out: [String: StoredElement] = [:]

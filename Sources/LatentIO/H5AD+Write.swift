@@ -15,6 +15,8 @@ extension H5AD {
     /// just written, exactly as `H5AD.read` of that file would mark it, so writing the next
     /// stage's result from it gives the same bytes as a process that reads this file back.
     /// A source file changed since it was read is not copied from (its values are encoded).
+    /// If the written file is then moved (a cache entry's directory renamed into place), call
+    /// `storedFileMoved(from:to:)` on the returned dataset so that its marks follow the file.
     @discardableResult
     public static func write(_ dataset: Dataset, to path: String, compression: Compression = Compression()) throws -> Dataset {
         if let (p, msg) = dataset.shapeError() { throw LatentError.internalFailure("refusing to write inconsistent data: \(p) \(msg)", file: path) }

@@ -3,13 +3,15 @@ import CDeflate
 import Dispatch
 import LatentCore
 
-/// How arrays are stored: gzip level (0 = uncompressed) and how many threads compress.
+/// How arrays are stored: gzip level (0 = uncompressed; 1-9 as zlib's, given to libdeflate)
+/// and how many threads compress.
 public struct Compression: Sendable, Equatable {
     public var level: Int
     public var threads: Int
 
     /// The gzip level every `-o` .h5ad uses unless told otherwise (`--compression-level`).
-    public static let defaultLevel = 4
+    /// libdeflate at 2 gives the size zlib gave at 4, 2.2-2.8x faster (Benchmarks/results/deflate.md).
+    public static let defaultLevel = 2
 
     public init(level: Int = Compression.defaultLevel, threads: Int = 1) {
         self.level = level

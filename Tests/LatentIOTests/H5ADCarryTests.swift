@@ -131,6 +131,21 @@ final class H5ADCarryTests: XCTestCase {
         XCTAssertEqual(try bytes(dir + "/fromMemory.h5ad"), try bytes(dir + "/fromFile.h5ad"))
     }
 
+    /// After the written file is renamed, the returned dataset still carries from it once told.
+    func testMarksFollowARenamedFile() throws {
+        let first = dir + "/first.h5ad", moved = dir + "/moved.h5ad"
+        var kept = try H5AD.write(H5ADTests.richDataset(rows: 300, cols: 40), to: first)
+        XCTAssertEqual(rename(first, moved), 0)
+        kept.storedFileMoved(from: first, to: moved)
+        kept.uns["next"] = .int(2)
+        try H5AD.write(kept, to: dir + "/fromMemory.h5ad")
+        XCTAssertTrue(carriedTargets().contains("/X"))
+        var reread = try read(moved)
+        reread.uns["next"] = .int(2)
+        try H5AD.write(reread, to: dir + "/fromFile.h5ad")
+        XCTAssertEqual(try bytes(dir + "/fromMemory.h5ad"), try bytes(dir + "/fromFile.h5ad"))
+    }
+
     func testForgetStoredEncodesEverything() throws {
         let input = dir + "/in.h5ad"
         try H5AD.write(H5ADTests.richDataset(), to: input, compression: Compression(level: 4))
