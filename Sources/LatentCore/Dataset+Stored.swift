@@ -39,7 +39,7 @@ public struct StoredElements: Sendable, Hashable {
     public var obs: StoredElement?
     public var `var`: StoredElement?
 
-    public init(X: StoredElement? = nil, obs: StoredElement? = nil, var v: StoredElement? = nil) {
+    public init(X: StoredElement? = nil, obs: StoredElement? = nil, `var` v: StoredElement? = nil) {
         self.X = X
         self.obs = obs
         self.var = v
