@@ -8,7 +8,7 @@ SWIFT ?= swift
 BIN := .build/release/latent
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := libhdf5-dev libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
+APT_PACKAGES := libhdf5-dev libopenblas-dev liblapacke-dev zlib1g-dev libdeflate-dev pkg-config
 DEMO_OUT ?= demo-out
 # OpenBLAS 0.3.21 does not know Zen 5 and falls back to Haswell kernels; SkylakeX ones are
 # about 2x faster there and run on every AVX-512 machine. Only set where AVX-512 exists.
@@ -20,7 +20,7 @@ all: build
 
 # System libraries, installed only when pkg-config cannot find them.
 deps:
-	@if ! pkg-config --exists hdf5 openblas 2>/dev/null || [ ! -f /usr/include/zlib.h ]; then \
+	@if ! pkg-config --exists hdf5 openblas libdeflate 2>/dev/null || [ ! -f /usr/include/zlib.h ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \

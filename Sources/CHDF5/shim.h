@@ -24,6 +24,15 @@ static inline hid_t lh5_std_i32le(void)     { return H5T_STD_I32LE; }
 static inline hid_t lh5_std_i8le(void)      { return H5T_STD_I8LE; }
 static inline hid_t lh5_ieee_f32le(void)    { return H5T_IEEE_F32LE; }
 static inline hid_t lh5_ieee_f64le(void)    { return H5T_IEEE_F64LE; }
+/// Little-endian standard integer types by width in bytes (1, 2, 4, 8) and signedness.
+static inline hid_t lh5_std_int_le(int bytes, int is_signed) {
+    switch (bytes) {
+    case 1: return is_signed ? H5T_STD_I8LE : H5T_STD_U8LE;
+    case 2: return is_signed ? H5T_STD_I16LE : H5T_STD_U16LE;
+    case 4: return is_signed ? H5T_STD_I32LE : H5T_STD_U32LE;
+    default: return is_signed ? H5T_STD_I64LE : H5T_STD_U64LE;
+    }
+}
 
 static inline hid_t lh5_p_default(void)         { return H5P_DEFAULT; }
 static inline hid_t lh5_p_dataset_create(void)  { return H5P_DATASET_CREATE; }

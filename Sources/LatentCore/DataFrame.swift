@@ -11,6 +11,36 @@ public enum Column: Equatable, Sendable {
     case string([String])
     /// Codes index `categories`; -1 is a missing value, as in pandas.
     case categorical(codes: [Int32], categories: [String], ordered: Bool)
+    /// pandas' nullable integers (Int8 … UInt64; anndata's `nullable-integer`): `missing[i]`
+    /// marks NA, where `values[i]` means nothing. `type` is the stored width, kept on writing.
+    case nullableInteger(values: [Int64], missing: [Bool], type: IntegerType)
+    /// pandas' nullable `boolean` (anndata's `nullable-boolean`).
+    case nullableBool(values: [Bool], missing: [Bool])
+    /// pandas' `string` dtype with NA (anndata's `nullable-string-array`).
+    case nullableString(values: [String], missing: [Bool])
+
+    /// An integer element type as numpy/pandas name it.
+    public enum IntegerType: String, Sendable, CaseIterable {
+        case int8, int16, int32, int64, uint8, uint16, uint32, uint64
+
+        public var isSigned: Bool { !rawValue.hasPrefix("u") }
+        public var byteWidth: Int {
+            switch self {
+            case .int8, .uint8: 1
+            case .int16, .uint16: 2
+            case .int32, .uint32: 4
+            case .int64, .uint64: 8
+            }
+        }
+
+        public init?(byteWidth: Int, signed: Bool) {
+            guard let t = Self.allCases.first(where: { $0.byteWidth == byteWidth && $0.isSigned == signed }) else { return nil }
+            self = t
+        }
+
+        /// pandas' name of the nullable dtype: "Int64", "UInt8", …
+        public var pandasName: String { rawValue.hasPrefix("u") ? "UInt" + rawValue.dropFirst(4) : "Int" + rawValue.dropFirst(3) }
+    }
 
     public var count: Int {
         switch self {
@@ -21,6 +51,9 @@ public enum Column: Equatable, Sendable {
         case .bool(let v): v.count
         case .string(let v): v.count
         case .categorical(let c, _, _): c.count
+        case .nullableInteger(let v, _, _): v.count
+        case .nullableBool(let v, _): v.count
+        case .nullableString(let v, _): v.count
         }
     }
 
@@ -34,6 +67,9 @@ public enum Column: Equatable, Sendable {
         case .bool: "bool"
         case .string: "string"
         case .categorical(_, let cats, _): "categorical(\(cats.count))"
+        case .nullableInteger(_, _, let t): t.pandasName
+        case .nullableBool: "boolean"
+        case .nullableString: "string (nullable)"
         }
     }
 
@@ -45,6 +81,8 @@ public enum Column: Equatable, Sendable {
         case .int64(let v): v.map(Double.init)
         case .int32(let v): v.map(Double.init)
         case .bool(let v): v.map { $0 ? 1 : 0 }
+        case .nullableInteger(let v, let m, _): zip(v, m).map { $1 ? .nan : Double($0) }
+        case .nullableBool(let v, let m): zip(v, m).map { $1 ? .nan : ($0 ? 1 : 0) }
         default: nil
         }
     }
@@ -59,6 +97,9 @@ public enum Column: Equatable, Sendable {
         case .bool(let v): v.map { $0 ? "True" : "False" }
         case .string(let v): v
         case .categorical(let codes, let cats, _): codes.map { $0 >= 0 && Int($0) < cats.count ? cats[Int($0)] : "" }
+        case .nullableInteger(let v, let m, _): zip(v, m).map { $1 ? "" : "\($0)" }
+        case .nullableBool(let v, let m): zip(v, m).map { $1 ? "" : ($0 ? "True" : "False") }
+        case .nullableString(let v, let m): zip(v, m).map { $1 ? "" : $0 }
         }
     }
 
@@ -72,6 +113,9 @@ public enum Column: Equatable, Sendable {
         case .bool(let v): .bool(idx.map { v[$0] })
         case .string(let v): .string(idx.map { v[$0] })
         case .categorical(let c, let cats, let o): .categorical(codes: idx.map { c[$0] }, categories: cats, ordered: o)
+        case .nullableInteger(let v, let m, let t): .nullableInteger(values: idx.map { v[$0] }, missing: idx.map { m[$0] }, type: t)
+        case .nullableBool(let v, let m): .nullableBool(values: idx.map { v[$0] }, missing: idx.map { m[$0] })
+        case .nullableString(let v, let m): .nullableString(values: idx.map { v[$0] }, missing: idx.map { m[$0] })
         }
     }
 }

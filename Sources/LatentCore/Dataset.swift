@@ -59,15 +59,22 @@ public struct OrderedDict: Equatable, Sendable {
 }
 
 /// An ordered map of named matrices (layers, obsm, varm).
+///
+/// Each entry may remember where its values are still stored unchanged (`stored`, see
+/// Dataset+Stored.swift); setting an entry through the subscript forgets that, so a changed
+/// matrix is never carried over from the file it was read from.
 public struct MatrixDict: Equatable, Sendable {
     public private(set) var keys: [String] = []
     private var storage: [String: MatrixData] = [:]
+    /// Entries whose values are byte-for-byte what an HDF5 object still holds.
+    public private(set) var stored: [String: StoredElement] = [:]
 
     public init() {}
 
     public subscript(key: String) -> MatrixData? {
         get { storage[key] }
         set {
+            stored[key] = nil
             if let v = newValue {
                 if storage[key] == nil { keys.append(key) }
                 storage[key] = v
@@ -78,7 +85,19 @@ public struct MatrixDict: Equatable, Sendable {
         }
     }
 
+    /// Records that entry `key` (already set) is stored unchanged at `element`; readers call this.
+    public mutating func markStored(_ key: String, at element: StoredElement?) {
+        guard storage[key] != nil else { return }
+        stored[key] = element
+    }
+
+    /// Forgets every stored location (the next write encodes every entry).
+    public mutating func forgetStored() { stored = [:] }
+
     public var isEmpty: Bool { keys.isEmpty }
+
+    /// Equal when keys and values are; where the values are stored does not matter.
+    public static func == (a: MatrixDict, b: MatrixDict) -> Bool { a.keys == b.keys && a.storage == b.storage }
 }
 
 /// The AnnData model in memory: X is observations (cells or samples) × variables (genes).
@@ -86,10 +105,16 @@ public struct MatrixDict: Equatable, Sendable {
 /// - `layers` have X's shape; `obsm` rows are observations; `varm` rows are variables.
 /// - Everything numeric is Float32 (see DESIGN: Float32 storage, Double accumulation);
 ///   obs/var columns keep their own types.
+///
+/// A dataset read from an `.h5ad` remembers which of X, obs and var are still exactly as stored in
+/// that file (`stored`); assigning or mutating one of them forgets it (the observers below), so
+/// only unchanged elements are ever carried over as stored bytes. See Dataset+Stored.swift.
 public struct Dataset: Equatable, Sendable {
-    public var X: MatrixData
-    public var obs: DataFrame
-    public var `var`: DataFrame
+    public var X: MatrixData { didSet { stored.X = nil } }
+    public var obs: DataFrame { didSet { stored.obs = nil } }
+    public var `var`: DataFrame { didSet { stored.var = nil } }
+    /// Where X, obs and var are still stored unchanged (set by readers, cleared on mutation).
+    public var stored = StoredElements()
     public var layers = MatrixDict()
     public var obsm = MatrixDict()
     public var varm = MatrixDict()
@@ -99,6 +124,12 @@ public struct Dataset: Equatable, Sendable {
         self.X = X
         self.obs = obs
         self.var = vars
+    }
+
+    /// Equal when the data are; where they are stored does not matter.
+    public static func == (a: Dataset, b: Dataset) -> Bool {
+        a.X == b.X && a.obs == b.obs && a.var == b.var && a.layers == b.layers && a.obsm == b.obsm
+            && a.varm == b.varm && a.uns == b.uns
     }
 
     public var nObs: Int { X.rows }

@@ -13,14 +13,21 @@ public enum H5AD {
 
     /// Reads a whole file. Warnings (skipped elements) go to `warnings`. A crash inside libhdf5
     /// (1.10 segfaults on some corrupted heaps) is reported as a damaged file, exit 2.
+    ///
+    /// The dataset remembers, for X, obs, var and every layers/obsm/varm entry, that it is stored
+    /// unchanged in this file (see `H5AD.write`: those are carried over as stored bytes when left
+    /// untouched). An element whose `encoding-type` anndata does not know is refused, not read
+    /// as if it were plain.
     public static func read(_ path: String, options: ReadOptions = .init(), warnings: inout [String]) throws -> Dataset {
         try AtomicOutput.decoding(path) { try readUnguarded(path, options: options, warnings: &warnings) }
     }
 
     static func readUnguarded(_ path: String, options: ReadOptions, warnings: inout [String]) throws -> Dataset {
+        // Fingerprint before opening: if the file changes while we read, the write will not copy from it.
+        let source = StoredFile.current(path)
         let file = try H5File.open(path)
         let root = file.root
-        var reader = Reader(warnings: [])
+        var reader = Reader(warnings: [], source: source)
         defer { warnings += reader.warnings }
         if root.kind(of: "obs") == .dataset {
             throw LatentError.badInput(path, "/obs", "legacy AnnData layout (obs as a compound dataset, anndata < 0.7)",
@@ -39,15 +46,23 @@ public enum H5AD {
         let vars = try reader.dataFrame(try root.group("var"))
         profile.step("obs/var")
         var ds = Dataset(X: X, obs: obs, var: vars)
+        ds.stored = StoredElements(X: reader.stored("/X"), obs: reader.stored("/obs"), var: reader.stored("/var"))
         if options.readAligned {
             for (name, keyPath) in [("layers", \Dataset.layers), ("obsm", \Dataset.obsm), ("varm", \Dataset.varm)] as [(String, WritableKeyPath<Dataset, MatrixDict>)] {
                 guard root.kind(of: name) == .group else { continue }
                 let g = try root.group(name)
                 for key in try g.memberNames() {
-                    if let m = try reader.alignedMatrix(g, key) { ds[keyPath: keyPath][key] = m }
+                    if let m = try reader.alignedMatrix(g, key) {
+                        ds[keyPath: keyPath][key] = m
+                        ds[keyPath: keyPath].markStored(key, at: reader.stored(g.handle.childPath(key)))
+                    }
                 }
             }
-            if root.kind(of: "uns") == .group { ds.uns = try reader.dict(try root.group("uns")) }
+            if root.kind(of: "uns") == .group {
+                let uns = try root.group("uns")
+                try reader.checkKnown(uns)
+                ds.uns = try reader.dict(uns)
+            }
             for skipped in ["raw", "obsp", "varp"] {
                 if root.kind(of: skipped) == .group, let g = try? root.group(skipped), let m = try? g.memberNames(), !m.isEmpty {
                     reader.warnings.append("\(path):/\(skipped): not read (latent does not use \(skipped))")
@@ -68,16 +83,42 @@ public enum H5AD {
         public var dtype: String
     }
 
+    /// Every `encoding-type` anndata 0.12 reads (its IO registry). Anything else is refused with
+    /// the HDF5 path named, as anndata refuses it, rather than guessed at.
+    static let knownEncodings: Set<String> = [
+        "anndata", "raw", "dict", "array", "rec-array", "string-array", "csr_matrix", "csc_matrix",
+        "dataframe", "categorical", "nullable-integer", "nullable-boolean", "nullable-string-array",
+        "awkward-array", "numeric-scalar", "string", "bytes", "null",
+    ]
+
     struct Reader {
         var warnings: [String]
+        /// The file being read, for marking elements as stored there (nil: cannot stat it).
+        var source: StoredFile? = nil
 
-        func encoding(_ obj: H5Object) throws -> String? { try obj.stringAttribute("encoding-type") }
+        func stored(_ path: String) -> StoredElement? { source.map { StoredElement(file: $0, path: path) } }
+
+        /// The element's encoding-type, after refusing one anndata does not know.
+        func encoding(_ obj: H5Object) throws -> String? {
+            let enc = try obj.stringAttribute("encoding-type")
+            if let enc, !H5AD.knownEncodings.contains(enc) {
+                throw obj.error("unknown encoding-type '\(enc)' (anndata cannot read it either)",
+                                hint: "write this element with anndata, or remove it")
+            }
+            return enc
+        }
+
+        /// Refuses an unknown encoding-type on `obj`.
+        func checkKnown(_ obj: H5Object) throws { _ = try encoding(obj) }
 
         /// X or a layer: a dense 2-D dataset or a CSR/CSC group.
         mutating func matrix(_ parent: H5Group, _ name: String) throws -> MatrixData {
             switch parent.kind(of: name) {
             case .dataset:
                 let d = try parent.dataset(name)
+                if let enc = try encoding(d), enc != "array" {
+                    throw d.error("encoding-type '\(enc)' where a matrix was expected (array, csr_matrix or csc_matrix)")
+                }
                 let shape = d.shape
                 guard shape.count == 2 else { throw d.error("expected a 2-D array, found \(shape.count)-D shape \(shape)") }
                 if case .string = d.valueClass { throw d.error("expected numbers, found strings") }
@@ -126,14 +167,18 @@ public enum H5AD {
             let path = parent.handle.childPath(name)
             if parent.kind(of: name) == .group {
                 let g = try parent.group(name)
-                if let enc = try encoding(g), enc == "dataframe" {
-                    warnings.append("\(parent.file):\(path): data frame in \(parent.path) not read (latent keeps matrices only)")
+                if let enc = try encoding(g), enc == "dataframe" || enc == "awkward-array" {
+                    warnings.append("\(parent.file):\(path): \(enc == "dataframe" ? "data frame" : "awkward array") in \(parent.path) not read (latent keeps matrices only)")
                     return nil
                 }
                 return try sparse(g)
             }
             let d = try parent.dataset(name)
             let shape = d.shape
+            if try encoding(d) == "rec-array" {
+                warnings.append("\(parent.file):\(path): record array not read (latent keeps numeric matrices only)")
+                return nil
+            }
             if case .string = d.valueClass {
                 warnings.append("\(parent.file):\(path): string array not read (latent keeps numeric matrices only)")
                 return nil
@@ -200,24 +245,32 @@ public enum H5AD {
                     }
                     let ordered = try cg.boolAttribute("ordered") ?? false
                     return .categorical(codes: codes, categories: cats, ordered: ordered)
-                case "nullable-integer", "nullable-boolean":
-                    let values = try cg.dataset("values"), mask = try cg.dataset("mask").readBools()
-                    if enc == "nullable-boolean" {
-                        if mask.contains(true) { warnings.append("\(g.file):\(cg.path): missing booleans read as False") }
-                        return .bool(try values.readBools())
-                    }
-                    let v = try values.readInt64s()
-                    if mask.contains(true) {
-                        warnings.append("\(g.file):\(cg.path): nullable integers with missing values read as float64 with NaN")
-                        return .float64(zip(v, mask).map { $1 ? .nan : Double($0) })
-                    }
-                    return .int64(v)
-                case "nullable-string-array":
-                    let values = try cg.dataset("values").readStrings()
-                    return .string(values)
+                case "nullable-integer", "nullable-boolean", "nullable-string-array":
+                    return try nullableColumn(cg, enc)
                 default:
                     throw cg.error("unknown encoding-type '\(enc)' for a column")
                 }
+            }
+        }
+
+        /// anndata's masked columns: `values` and `mask` (true = missing), kept as such.
+        func nullableColumn(_ cg: H5Group, _ enc: String) throws -> Column {
+            let valuesDs = try cg.dataset("values"), maskDs = try cg.dataset("mask")
+            let missing = try maskDs.readBools()
+            guard maskDs.shape.count == 1, valuesDs.shape == maskDs.shape else {
+                throw cg.error("values \(valuesDs.shape) and mask \(maskDs.shape) should be 1-D of one length")
+            }
+            switch enc {
+            case "nullable-boolean":
+                return .nullableBool(values: try valuesDs.readBools(), missing: missing)
+            case "nullable-string-array":
+                return .nullableString(values: try valuesDs.readStrings(), missing: missing)
+            default:
+                guard case .integer(let signed, let size) = valuesDs.valueClass else {
+                    throw valuesDs.error("nullable-integer values should be integers")
+                }
+                let type = Column.IntegerType(byteWidth: size, signed: signed) ?? .int64
+                return .nullableInteger(values: try valuesDs.readInt64s(), missing: missing, type: type)
             }
         }
 

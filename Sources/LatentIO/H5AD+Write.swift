@@ -2,17 +2,33 @@
 import LatentCore
 
 extension H5AD {
-    /// Writes `dataset` as an `.h5ad` that anndata ≥ 0.8 reads unchanged, atomically.
-    public static func write(_ dataset: Dataset, to path: String, compression: Compression = Compression()) throws {
+    /// Writes `dataset` as an `.h5ad` that anndata ≥ 0.8 reads unchanged, atomically (temporary
+    /// file, then rename).
+    ///
+    /// **Carried elements.** X, obs, var and each layers/obsm/varm entry that still remembers
+    /// where it is stored (`Dataset.stored`, `MatrixDict.stored`; see Dataset+Stored.swift) is
+    /// copied from that file as stored — same chunks, same filters, never decoded or re-encoded —
+    /// and everything else is encoded with `compression`. A stage gets this for free: read the
+    /// input with `H5AD.read`, add or replace only what it computes (assigning X or mutating
+    /// obs forgets their stored location), write. To keep a dataset in memory between stages,
+    /// use the returned value: it is `dataset` with every element marked as stored in the file
+    /// just written, exactly as `H5AD.read` of that file would mark it, so writing the next
+    /// stage's result from it gives the same bytes as a process that reads this file back.
+    /// A source file changed since it was read is not copied from (its values are encoded).
+    /// If the written file is then moved (a cache entry's directory renamed into place), call
+    /// `storedFileMoved(from:to:)` on the returned dataset so that its marks follow the file.
+    @discardableResult
+    public static func write(_ dataset: Dataset, to path: String, compression: Compression = Compression()) throws -> Dataset {
         if let (p, msg) = dataset.shapeError() { throw LatentError.internalFailure("refusing to write inconsistent data: \(p) \(msg)", file: path) }
+        let copier = StoredCopier()
         try AtomicOutput.write(to: path) { tmp in
             let file = try H5File.create(tmp, displayName: path)
-            let w = Writer(compression: compression)
+            let w = Writer(compression: compression, copier: copier)
             let root = file.root
             try root.setEncoding("anndata", "0.1.0")
-            try w.matrix(root, "X", dataset.X)
-            try w.dataFrame(root, "obs", dataset.obs)
-            try w.dataFrame(root, "var", dataset.var)
+            if !copier.copy(dataset.stored.X, to: root, "X") { try w.matrix(root, "X", dataset.X) }
+            if !copier.copy(dataset.stored.obs, to: root, "obs") { try w.dataFrame(root, "obs", dataset.obs) }
+            if !copier.copy(dataset.stored.var, to: root, "var") { try w.dataFrame(root, "var", dataset.var) }
             try w.matrixDict(root, "layers", dataset.layers)
             try w.matrixDict(root, "obsm", dataset.obsm)
             try w.matrixDict(root, "varm", dataset.varm)
@@ -21,10 +37,23 @@ extension H5AD {
             try w.dict(root, "uns", dataset.uns)
             try file.flush()
         }
+        lastCarried = copier.copied
+        var out = dataset
+        guard let written = StoredFile.current(path) else { out.forgetStored(); return out }
+        func at(_ p: String) -> StoredElement { StoredElement(file: written, path: p) }
+        out.stored = StoredElements(X: at("/X"), obs: at("/obs"), var: at("/var"))
+        for k in out.layers.keys { out.layers.markStored(k, at: at("/layers/" + k)) }
+        for k in out.obsm.keys { out.obsm.markStored(k, at: at("/obsm/" + k)) }
+        for k in out.varm.keys { out.varm.markStored(k, at: at("/varm/" + k)) }
+        return out
     }
+
+    /// What the last `write` in this process copied as stored ("source:path → path"); for tests.
+    nonisolated(unsafe) public private(set) static var lastCarried: [String] = []
 
     struct Writer {
         let compression: Compression
+        var copier = StoredCopier()
 
         func matrix(_ parent: H5Group, _ name: String, _ m: MatrixData) throws {
             switch m {
@@ -46,7 +75,7 @@ extension H5AD {
         func matrixDict(_ parent: H5Group, _ name: String, _ d: MatrixDict) throws {
             let g = try parent.createGroup(name)
             try g.setEncoding("dict", "0.1.0")
-            for key in d.keys { try matrix(g, key, d[key]!) }
+            for key in d.keys where !copier.copy(d.stored[key], to: g, key) { try matrix(g, key, d[key]!) }
         }
 
         func dataFrame(_ parent: H5Group, _ name: String, _ df: DataFrame) throws {
@@ -88,6 +117,25 @@ extension H5AD {
                     codesDs = try cg.writeArray("codes", codes, compression: compression)
                 }
                 try codesDs.setEncoding("array", "0.2.0")
+                return
+            case .nullableInteger(let values, let missing, let type):
+                let cg = try g.createGroup(name)
+                try cg.setEncoding("nullable-integer", "0.1.0")
+                try cg.writeIntegers("values", values, bytes: type.byteWidth, signed: type.isSigned, compression: compression)
+                    .setEncoding("array", "0.2.0")
+                try cg.writeBools("mask", missing, compression: compression).setEncoding("array", "0.2.0")
+                return
+            case .nullableBool(let values, let missing):
+                let cg = try g.createGroup(name)
+                try cg.setEncoding("nullable-boolean", "0.1.0")
+                try cg.writeBools("values", values, compression: compression).setEncoding("array", "0.2.0")
+                try cg.writeBools("mask", missing, compression: compression).setEncoding("array", "0.2.0")
+                return
+            case .nullableString(let values, let missing):
+                let cg = try g.createGroup(name)
+                try cg.setEncoding("nullable-string-array", "0.1.0")
+                try cg.writeStrings("values", values, compression: compression).setEncoding("string-array", "0.2.0")
+                try cg.writeBools("mask", missing, compression: compression).setEncoding("array", "0.2.0")
                 return
             }
             try ds.setEncoding("array", "0.2.0")

@@ -56,6 +56,8 @@ public enum Import {
         case .h5ad:
             var warnings: [String] = []
             ds = try H5AD.read(path, warnings: &warnings)
+            // Importing is re-storing: the output follows --compression, nothing is carried as stored.
+            ds.forgetStored()
             notes += warnings
         case .csv, .tsv, .auto:
             var o = DelimitedTextOptions()

@@ -1,5 +1,6 @@
 import Foundation
 import LatentCore
+import LatentIO
 
 /// What a stage's output file is, so that an input slot can say what it accepts and a stage
 /// reference can be resolved to one file of the upstream entry.
@@ -235,6 +236,25 @@ extension StageAdapter {
     public static func check(_ parameters: [String: JSONValue]) -> String? { nil }
 
     static var allParameters: [ParameterSpec] {
-        usesSeed ? parameters + [ParameterSpec("seed", .int(min: 0, max: nil))] : parameters
+        var all = parameters
+        if usesSeed { all.append(ParameterSpec("seed", .int(min: 0, max: nil))) }
+        if writesH5AD { all += compressionParameters }
+        return all
+    }
+
+    /// Stages with an .h5ad output take the subcommands' `--compression` / `--compression-level`.
+    static var writesH5AD: Bool { outputs.contains { $0.name.hasSuffix(".h5ad") } }
+}
+
+/// `compression` and `compression-level`: the same names, values and defaults as the flags.
+let compressionParameters = [
+    ParameterSpec("compression", .choice(["gzip", "none"]), default: .string("gzip")),
+    ParameterSpec("compression-level", .int(min: 1, max: 9), default: .int(Int64(Compression.defaultLevel))),
+]
+
+extension StageContext {
+    /// The h5ad compression the stage's `compression` / `compression-level` parameters ask for.
+    public var compression: Compression {
+        Compression(level: string("compression") == "none" ? 0 : int("compression-level"), threads: threads)
     }
 }

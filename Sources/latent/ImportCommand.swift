@@ -7,10 +7,6 @@ extension Import.Format: ExpressibleByArgument {}
 extension Orientation: ExpressibleByArgument {}
 extension TenXVarNames: ExpressibleByArgument {}
 
-enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
-    case gzip, none
-}
-
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
@@ -49,11 +45,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Require non-negative integer counts in X.")
     var counts = false
 
-    @Option(help: "Array compression in the output: gzip or none.")
-    var compression: CompressionChoice = .gzip
-
-    @Option(name: .customLong("compression-level"), help: "gzip level 1–9.")
-    var compressionLevel: Int = 4
+    @OptionGroup var compression: CompressionOptions
 
     @Flag(help: "Print read and write times on stderr.")
     var timing = false
@@ -61,7 +53,6 @@ struct ImportCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if !(1...9).contains(compressionLevel) { throw ValidationError("--compression-level must be between 1 and 9") }
         if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
     }
 
@@ -84,8 +75,7 @@ struct ImportCommand: ParsableCommand {
             ("source", .string(input.split(separator: "/").last.map(String.init) ?? input)),
             ("format", .string(result.format.rawValue)),
         ]))
-        let level = compression == .none ? 0 : compressionLevel
-        try H5AD.write(ds, to: output, compression: Compression(level: level, threads: run.threads))
+        try H5AD.write(ds, to: output, compression: compression.setting(threads: run.threads))
         let tWrite = clock.lap()
         global.note(DatasetSummary(ds).render(title: "\(output)  (from \(input), \(result.format.rawValue))"))
         if timing { printError("timing: read_s=\(tRead) write_s=\(tWrite)") }

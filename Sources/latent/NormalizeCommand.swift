@@ -77,8 +77,7 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Clip Pearson residuals to ±this (default √n_cells).")
     var clip: Double?
 
-    @Option(help: "Array compression in the output: gzip or none.")
-    var compression: CompressionChoice = .gzip
+    @OptionGroup var compression: CompressionOptions
 
     @Flag(help: "Print read, stage and write times on stderr, and the stage's phases (qc, filters, normalize, hvg, scale).")
     var timing = false
@@ -118,7 +117,7 @@ struct NormalizeCommand: ParsableCommand {
         let out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads)
         let tStage = clock.lap()
         out.notes.forEach(global.note)
-        try H5AD.write(out.dataset, to: output, compression: Compression(level: compression == .none ? 0 : 4, threads: run.threads))
+        try H5AD.write(out.dataset, to: output, compression: compression.setting(threads: run.threads))
         if timing {
             let phases = out.phases.map { " \($0.name)_s=\($0.seconds)" }.joined()
             printError("timing: read_s=\(tRead) stage_s=\(tStage) write_s=\(clock.lap())" + phases)

@@ -36,6 +36,7 @@ struct SimulateCommand: ParsableCommand {
     // MARK: covariates
     @Option(help: "Number of batches (samples) with planted batch effects (1: none).") var batches: Int = 1
     @Option(name: .customLong("batch-effect"), help: "SD of the batches' gene-wise log-fold shifts (library sizes: half of it).") var batchEffect: Double = 0.5
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -66,7 +67,7 @@ struct SimulateCommand: ParsableCommand {
         var sets: [(name: String, genes: [String])]? = nil
         if let g = geneSets { sets = try GMT.read(Resources.geneSetPath(g)).map { ($0.name, $0.genes) } }
         let result = try Simulate.run(p, geneSets: sets, rng: &rng)
-        try H5AD.write(result.dataset, to: output, compression: Compression(level: 4, threads: run.threads))
+        try H5AD.write(result.dataset, to: output, compression: compression.setting(threads: run.threads))
         let gmtPath = gmt ?? String(output.dropLast(5)) + ".programs.gmt"
         try GMT.write(result.programs.map { GeneSet(name: $0.name, description: "latent simulate", genes: $0.genes) }, to: gmtPath)
         global.note("\(output): \(cells) cells × \(result.dataset.nVars) genes, \(programs) programs (\(gmtPath))")

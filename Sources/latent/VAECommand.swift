@@ -123,6 +123,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "nb/zinb dispersion: gene | gene-batch.") var dispersion: CovariateParameters.Dispersion = .gene
     @Option(help: "obs/COL:D — D latent coordinates supervised by that label (repeatable).") var subspace: [SubspaceArgument] = []
     @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     var covariateParameters: CovariateParameters? {
@@ -159,7 +160,8 @@ struct VAETrainCommand: ParsableCommand {
         let run = global.run
         let clock = Stopwatch()
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
-                                 toolVersion: LatentVersion.string, notes: global.note)
+                                 toolVersion: LatentVersion.string, notes: global.note,
+                                 compression: compression.setting(threads: run.threads))
         if timing {
             let t = s.timing
             printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
@@ -185,6 +187,7 @@ struct VAEEncodeCommand: ParsableCommand {
     @Argument(help: "model.h5 written by `latent vae`.") var model: String
     @Argument(help: "Data to embed (.h5ad, normalised as the training data were).") var data: String
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -193,7 +196,7 @@ struct VAEEncodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.encode(model: model, data: data, output: output, options: run)
+        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads))
         global.note("\(output): encoded with \(model)")
         print(output)
     }
@@ -214,6 +217,7 @@ struct VAEDecodeCommand: ParsableCommand {
     @Option(help: "Where the codes are: obsm/NAME.") var key: String = "obsm/X_vae"
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
     @Option(name: .customLong("transform-batch"), help: "Decode every cell as if from this batch (models trained with --batch-key).") var transformBatch: String?
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -222,7 +226,8 @@ struct VAEDecodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run, transformBatch: transformBatch)
+        try VAEApply.decode(model: model, data: data, key: key, output: output, options: run, transformBatch: transformBatch,
+                            compression: compression.setting(threads: run.threads))
         global.note("\(output): decoded \(key) with \(model)")
         print(output)
     }

@@ -8,7 +8,8 @@ public enum VAEApply {
     /// Encodes `data` with the model at `model`: the output is `data` restricted to the model's
     /// genes (in the model's order), with `obsm["X_vae"]`, `obsm["X_vae_logvar"]`,
     /// `varm["vae_loadings"]` and the model's `uns["vae"]` basics.
-    public static func encode(model: String, data: String, output: String, options: RunOptions) throws {
+    public static func encode(model: String, data: String, output: String, options: RunOptions,
+                              compression: Compression = Compression()) throws {
         let m = try VAEModelFile.read(model)
         var warnings: [String] = []
         var ds = try H5AD.read(data, warnings: &warnings)
@@ -42,7 +43,7 @@ public enum VAEApply {
             ("latent", .int(Int64(m.parameters.latent))), ("likelihood", .string(m.parameters.likelihood.rawValue)),
             ("decoder", .string(m.parameters.decoder.rawValue)), ("model", .string(model)),
         ]))
-        try H5AD.write(ds, to: output, compression: Compression(level: 4, threads: options.threads))
+        try H5AD.write(ds, to: output, compression: Compression(level: compression.level, threads: options.threads))
     }
 
     /// Decodes the latent codes in `data`'s `key` (cells × K, e.g. obsm/X_vae from `encode`):
@@ -52,7 +53,7 @@ public enum VAEApply {
     /// A model with covariates reads them from the data's obs; `transformBatch` decodes every cell
     /// as if it came from that batch (counterfactual, batch-corrected expression).
     public static func decode(model: String, data: String, key: String, output: String, options: RunOptions,
-                              transformBatch: String? = nil) throws {
+                              transformBatch: String? = nil, compression: Compression = Compression()) throws {
         let m = try VAEModelFile.read(model)
         // MARK: covariates
         if let b = transformBatch, m.covariates?.batchKey == nil {
@@ -84,7 +85,7 @@ public enum VAEApply {
                                 ("likelihood", .string(m.parameters.likelihood.rawValue))])
         if let b = transformBatch { info["transform_batch"] = .string(b) }
         out.uns["vae"] = .dict(info)
-        try H5AD.write(out, to: output, compression: Compression(level: 4, threads: options.threads))
+        try H5AD.write(out, to: output, compression: Compression(level: compression.level, threads: options.threads))
     }
 
     /// Decodes latent `j` swept over `steps` values from −range to +range standard deviations of

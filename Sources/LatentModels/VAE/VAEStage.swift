@@ -27,7 +27,8 @@ public enum VAEStage {
 
     @discardableResult
     public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
-                           toolVersion: String = "unknown", notes: (String) -> Void = { _ in }) throws -> Summary {
+                           toolVersion: String = "unknown", notes: (String) -> Void = { _ in },
+                           compression: Compression = Compression()) throws -> Summary {
         if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
         let clock = Stopwatch()
         var warnings: [String] = []
@@ -115,9 +116,11 @@ public enum VAEStage {
         try writeDirectory(outputDirectory) { dir in
             try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
             try model.write(to: dir + "/" + files.model, toolVersion: toolVersion)
-            // The embedding is mostly a copy of the input: the fastest gzip level keeps writing it
-            // cheaper than training.
-            try H5AD.write(ds, to: dir + "/" + files.embedding, compression: Compression(level: 1, threads: options.threads))
+            // The embedding is mostly the input: its unchanged X, layers and annotations are carried
+            // over as stored (see H5AD.write); only the new keys are compressed.
+            var c = compression
+            c.threads = options.threads
+            try H5AD.write(ds, to: dir + "/" + files.embedding, compression: c)
         }
         return Summary(outputDirectory: outputDirectory, epochsRun: outcome.history.count, bestEpoch: outcome.bestEpoch,
                        stoppedEarly: outcome.stoppedEarly, activeLatents: active, finalLoss: last.train.loss,

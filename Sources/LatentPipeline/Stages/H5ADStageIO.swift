@@ -1,8 +1,9 @@
 import LatentCore
 import LatentIO
 
-/// Reading and writing h5ad the way the subcommands do (gzip level 4, the default of every
-/// `-o`), so a pipeline entry holds the same bytes as the command's output.
+/// Reading and writing h5ad the way the subcommands do (the stage's `compression` and
+/// `compression-level`, defaults as the flags'), so a pipeline entry holds the same bytes as the
+/// command's output; unchanged elements are carried over as stored (see `H5AD.write`).
 enum StageIO {
     static func read(_ path: String, _ context: StageContext) throws -> Dataset {
         var warnings: [String] = []
@@ -12,6 +13,6 @@ enum StageIO {
     }
 
     static func write(_ ds: Dataset, _ name: String, _ context: StageContext) throws {
-        try H5AD.write(ds, to: context.output(name), compression: Compression(level: 4, threads: context.threads))
+        try H5AD.write(ds, to: context.output(name), compression: context.compression)
     }
 }

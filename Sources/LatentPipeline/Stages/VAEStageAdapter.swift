@@ -95,7 +95,8 @@ enum VAEStageAdapter: StageAdapter {
         case .success(let cov): p.covariates = cov
         }
         try VAEStage.run(input: try c.input("input").path, outputDirectory: c.directory, parameters: p,
-                         options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note)
+                         options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note,
+                         compression: c.compression)
     }
 }
 
