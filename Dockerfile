@@ -13,25 +13,24 @@ ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
-# The build's system libraries: the Makefile's APT_PACKAGES (its `deps` target installs them on
-# a bare machine; here they are in their own layer, cached across source changes).
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libhdf5-dev libopenblas-dev liblapacke-dev zlib1g-dev pkg-config make python3 \
- && rm -rf /var/lib/apt/lists/*
+# The build's system libraries are the Makefile's APT_PACKAGES, installed by its `deps` target
+# (one list to keep up to date); make and python3 (the man page) first. Their own layer, cached
+# across source changes.
 WORKDIR /src
-# Dependencies first (resolved online once, cached while only our sources change).
-COPY Package.swift ./
-RUN swift package resolve
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make python3 pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+COPY Makefile ./
+RUN make deps && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN make install PREFIX=/opt/latent
 
 FROM ${RUNTIME_IMAGE}
-# Runtime libraries of the same Debian release as the build; procps because Nextflow reads
-# task metrics with `ps`.
+# Runtime libraries of the same Debian release as the build (the shared-library packages of
+# APT_PACKAGES: keep the two lists in step); procps because Nextflow reads task metrics with `ps`.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libhdf5-103-1 libopenblas0-pthread zlib1g libgfortran5 libstdc++6 procps ca-certificates \
+      libhdf5-103-1 libopenblas0-pthread zlib1g libdeflate0 libgfortran5 libstdc++6 procps ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/latent/ /usr/local/
 RUN latent --version && latent enrich --help >/dev/null
