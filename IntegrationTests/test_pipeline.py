@@ -258,3 +258,80 @@ def test_a_failing_stage_is_one_error_at_its_line_and_keep_going_runs_the_rest(t
     assert s[("pca", "k=80")] == "failed" and s[("pca", "k=5")] == "ran" and s[("normalize", "")] == "cached"
     assert (tmp_path / "results" / "pca" / "k=5" / "pca.h5ad").exists()
     assert not (tmp_path / "results" / "pca" / "k=80").exists()
+
+
+HANDOFF = """\
+seed: 0
+stages:
+  simulate:
+    params: {cells: 300, genes: 400, programs: 6, program-size: 20}
+  normalize:
+    input: simulate
+    params: {method: total, hvg: 300}
+  pca:
+    input: normalize
+    params: {k: 6}
+  ica:
+    input: normalize
+    params: {k: 4}
+  enrich:
+    input: pca
+    gene-sets: simulate
+    params: {permutations: 200, min-size: 5}
+  metrics:
+    input: ica
+"""
+
+
+def test_run_hands_datasets_over_in_memory_and_its_entries_are_the_subcommands_bytes(tmp_path):
+    """`latent run` gives each stage the last one's dataset in memory and writes the entries in
+    the background; every file of every entry must still be byte for byte what the subcommands
+    write when run by hand with the same parameters, seed and thread count."""
+    p = tmp_path / "p.yaml"
+    p.write_text(HANDOFF)
+    results = tmp_path / "results"
+    r = run_pipeline(p, tmp_path / "cache", results, "--threads", "1")
+    assert set(statuses(r).values()) == {"ran"}, r
+    assert not list((tmp_path / "cache" / "tmp").iterdir()), "the run left temporary entries"
+    h = tmp_path / "by-hand"
+    h.mkdir()
+    common = ["--seed", 0, "--threads", 1, "-q"]
+    latent("simulate", "--cells", 300, "--genes", 400, "--programs", 6, "--program-size", 20, "-o", h / "sim.h5ad", *common, check=True)
+    latent("normalize", h / "sim.h5ad", "--method", "total", "--hvg", 300, "-o", h / "normalized.h5ad", *common, check=True)
+    latent("pca", h / "normalized.h5ad", "--k", 6, "-o", h / "pca.h5ad", *common, check=True)
+    latent("ica", h / "normalized.h5ad", "--k", 4, "-o", h / "ica.h5ad", *common, check=True)
+    latent("enrich", h / "pca.h5ad", "--key", "varm/PCs", "--gene-sets", h / "sim.programs.gmt", "--permutations", 200,
+           "--min-size", 5, "-o", h / "enrich.tsv", *common, check=True)
+    latent("metrics", h / "ica.h5ad", "--key", "obsm/X_ica", "-o", h / "metrics.tsv", *common, check=True)
+    expected = {"simulate": ["sim.h5ad", "sim.programs.gmt"], "normalize": ["normalized.h5ad"], "pca": ["pca.h5ad"],
+                "ica": ["ica.h5ad"], "enrich": ["enrich.tsv"], "metrics": ["metrics.tsv"]}
+    for stage, names in expected.items():
+        entry = results / stage / "default"
+        assert sorted(f.name for f in entry.iterdir()) == sorted(names + ["manifest.json"]), stage
+        for name in names:
+            assert filecmp.cmp(entry / name, h / name, shallow=False), f"{stage}/{name}: latent run and the subcommand differ"
+
+
+def test_run_carries_the_handed_over_x_as_stored_like_the_subcommand(tmp_path):
+    """pca writes uncompressed here, so only a carried X is gzip: the entry's X must be the normalize
+    entry's stored chunks, as `latent pca normalized.h5ad --compression none` carries them."""
+    import h5py
+    p = tmp_path / "p.yaml"
+    p.write_text("seed: 0\nstages:\n  simulate: {params: {cells: 200, genes: 300, programs: 4, program-size: 20}}\n"
+                 "  normalize: {input: simulate, params: {method: total, hvg: 200}}\n"
+                 "  pca: {input: normalize, params: {k: 4, compression: none}}\n")
+    results = tmp_path / "results"
+    run_pipeline(p, tmp_path / "cache", results, "--threads", "1")
+    h = tmp_path / "by-hand"
+    h.mkdir()
+    common = ["--seed", 0, "--threads", 1, "-q"]
+    latent("simulate", "--cells", 200, "--genes", 300, "--programs", 4, "--program-size", 20, "-o", h / "sim.h5ad", *common, check=True)
+    latent("normalize", h / "sim.h5ad", "--method", "total", "--hvg", 200, "-o", h / "normalized.h5ad", *common, check=True)
+    latent("pca", h / "normalized.h5ad", "--k", 4, "--compression", "none", "-o", h / "pca.h5ad", *common, check=True)
+    entry = results / "pca" / "default" / "pca.h5ad"
+    with h5py.File(entry) as f:
+        X = f["X"]
+        arrays = [X] if isinstance(X, h5py.Dataset) else [X["data"], X["indices"], X["indptr"]]
+        assert all(a.compression == "gzip" for a in arrays), "X was re-encoded, not carried"
+        assert f["obsm/X_pca"].compression is None
+    assert filecmp.cmp(entry, h / "pca.h5ad", shallow=False), "latent run's pca entry differs from the subcommand's output"

@@ -9,8 +9,11 @@ extension EnrichStage {
         public var geneNames: String?
         public var idMap: String?
         public var geneSets: [String]
+        /// The h5ad at `input`, when the caller already holds it in memory (`latent run`).
+        public var dataset: Dataset?
 
-        public init(input: String, key: String?, geneNames: String?, idMap: String?, geneSets: [String]) {
+        public init(input: String, key: String?, geneNames: String?, idMap: String?, geneSets: [String], dataset: Dataset? = nil) {
+            self.dataset = dataset
             self.input = input
             self.key = key
             self.geneNames = geneNames
@@ -29,7 +32,11 @@ extension EnrichStage {
             guard let key = source.key else {
                 throw LatentError.badInput(source.input, nil, "which loadings? give --key varm/NAME (e.g. varm/PCs)")
             }
-            loadings = try Loadings.read(h5ad: source.input, key: key, geneColumn: source.geneNames)
+            if let ds = source.dataset {
+                loadings = try Loadings.from(ds, key: key, geneColumn: source.geneNames, path: source.input)
+            } else {
+                loadings = try Loadings.read(h5ad: source.input, key: key, geneColumn: source.geneNames)
+            }
         } else {
             loadings = try Loadings.read(table: source.input)
         }
@@ -43,7 +50,7 @@ extension EnrichStage {
             loadings.genes = symbols
         }
         var sets: [GeneSet] = []
-        for g in source.geneSets { sets += try GMT.read(Resources.geneSetPath(g)) }
+        for g in source.geneSets { sets += try GMT.read(try Resources.resolveGeneSets(g)) }
         var out = try run(loadings, sets: sets, p, seed: seed, threads: threads)
         out.notes = notes + out.notes.map { "\(source.input): \($0)" }
         return out

@@ -24,7 +24,16 @@ public struct Loadings: Sendable {
             throw LatentError.badInput(path, key, "loadings live in varm (genes × latents), e.g. --key varm/PCs or varm/vae_loadings")
         }
         var warnings: [String] = []
-        let ds = try H5AD.read(path, warnings: &warnings)
+        return try from(try H5AD.read(path, warnings: &warnings), key: key, geneColumn: geneColumn, path: path)
+    }
+
+    /// The same from a dataset already in memory (`latent run` hands one stage's result to the
+    /// next); `path` is the file it stands for, for messages.
+    public static func from(_ ds: Dataset, key: String, geneColumn: String?, path: String) throws -> Loadings {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] == "varm" else {
+            throw LatentError.badInput(path, key, "loadings live in varm (genes × latents), e.g. --key varm/PCs or varm/vae_loadings")
+        }
         guard let m = ds.varm[parts[1]] else {
             let have = ds.varm.keys.isEmpty ? "none" : ds.varm.keys.joined(separator: ", ")
             throw LatentError.badInput(path, "/" + key, "no such key (varm has: \(have))")

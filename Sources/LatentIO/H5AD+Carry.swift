@@ -14,7 +14,7 @@ import Glibc
 
 extension StoredFile {
     /// The file at `path` as it is now (device, inode, size, mtime), or nil if it cannot be stat'ed.
-    static func current(_ path: String) -> StoredFile? {
+    public static func current(_ path: String) -> StoredFile? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         let fp: [Int64] = [Int64(bitPattern: UInt64(st.st_dev)), Int64(bitPattern: UInt64(st.st_ino)), Int64(st.st_size),

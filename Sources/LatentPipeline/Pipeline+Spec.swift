@@ -234,13 +234,18 @@ public struct Pipeline: Sendable {
             if FileManager.default.fileExists(atPath: path) {
                 return Reference(target: .file(URL(fileURLWithPath: path).standardizedFileURL.path), text: text, line: l)
             }
+            var shippedProblem = ""
             if slot.allowsShippedGeneSets {
-                let shipped = Resources.geneSetPath(text)
-                if shipped != text, FileManager.default.fileExists(atPath: shipped) {
-                    return Reference(target: .file(shipped), text: text, line: l)
+                do {
+                    let shipped = try Resources.resolveGeneSets(text)
+                    if shipped != text, FileManager.default.fileExists(atPath: shipped) {
+                        return Reference(target: .file(shipped), text: text, line: l)
+                    }
+                } catch let e as LatentError {
+                    shippedProblem = "; as a shipped collection: " + e.message
                 }
             }
-            throw LatentError.badInput(file, "\(l)", "missing input: '\(text)' for '\(slot.name)' of stage '\(stage)' is neither a stage nor an existing file",
+            throw LatentError.badInput(file, "\(l)", "missing input: '\(text)' for '\(slot.name)' of stage '\(stage)' is neither a stage nor an existing file" + shippedProblem,
                                        hint: "paths are relative to the pipeline file's directory" + (slot.allowsShippedGeneSets ? "; shipped gene sets: go_bp, go_mf, go_cc, positional, progeny_top100" : ""))
         }
     }

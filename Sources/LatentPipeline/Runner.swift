@@ -47,6 +47,16 @@ public final class Runner: @unchecked Sendable {
     private var forced: Set<Int> = []
     private var builtKeys: Set<String> = []
     private var failure: Error?
+    /// Finishes entries in the background (see `EntryWriter`).
+    private let writer = EntryWriter()
+    /// Datasets a finished stage wrote (file name → dataset), kept for the stages downstream
+    /// until every one of them has started; indexed by instance.
+    private var memory: [Int: [String: Dataset]] = [:]
+    /// For each instance, the instances that read it.
+    private var dependents: [Int: [Int]] = [:]
+    /// Background writes that failed (or were abandoned after an upstream one failed): the row's
+    /// final status and reason, applied when the writer has drained.
+    private var writeOutcomes: [Int: (Status, String)] = [:]
 
     public init(plan: Plan, cache: Cache, options: Options) {
         self.plan = plan
@@ -135,6 +145,11 @@ public final class Runner: @unchecked Sendable {
         let threadsPerJob = Runner.threadsPerJob(threads: options.threads, jobs: options.jobs)
         Runtime.configureBLAS(threads: threadsPerJob)
         IOSettings.threads = threadsPerJob
+        dependents = [:]
+        for inst in plan.instances {
+            for d in inst.dependencies { dependents[d, default: []].append(inst.index) }
+        }
+        defer { memory = [:] }
         if jobs == 1 {
             worker(threads: threadsPerJob, measurePeak: true)
         } else {
@@ -150,6 +165,15 @@ public final class Runner: @unchecked Sendable {
             }
             group.wait()
         }
+        // Every entry is on disk (or failed) before the run reports anything.
+        writer.drain()
+        state.lock()
+        for (i, outcome) in writeOutcomes {
+            rows[i].status = outcome.0
+            rows[i].reason = outcome.1
+        }
+        writeOutcomes = [:]
+        state.unlock()
         for i in rows.indices where !finished.contains(i) && rows[i].status != .failed {
             rows[i].status = .skipped
             rows[i].reason = "not started after a failure"
@@ -186,7 +210,17 @@ public final class Runner: @unchecked Sendable {
                 if row.status == .run {
                     result = try build(row, threads: threads, measurePeak: measurePeak)
                 }
-                try link(result.instance)
+                // A built entry is linked by its background write, once it is in place.
+                if result.status != .ran { try link(result.instance) }
+            } catch let e as UpstreamWriteFailed {
+                state.lock()
+                rows[next].status = .skipped
+                rows[next].reason = "input \(plan.instances[e.instance].display) failed"
+                failed.insert(next)
+                finished.insert(next)
+                releaseMemory(after: next)
+                state.broadcast()
+                continue
             } catch {
                 state.lock()
                 if failure == nil { failure = error }
@@ -194,23 +228,41 @@ public final class Runner: @unchecked Sendable {
                 rows[next].reason = "\(error)"
                 failed.insert(next)
                 finished.insert(next)
+                releaseMemory(after: next)
                 state.broadcast()
                 continue
             }
             state.lock()
             rows[next] = result
             finished.insert(next)
+            releaseMemory(after: next)
             state.broadcast()
         }
         state.broadcast()
         state.unlock()
     }
 
+    /// Datasets of `upstream` nobody downstream still has to start with: dropped (the writer
+    /// keeps its own reference until the file is written). Called under `state`.
+    private func releaseMemory(after index: Int) {
+        for d in plan.instances[index].dependencies where memory[d] != nil {
+            if (dependents[d] ?? []).allSatisfy(finished.contains) { memory[d] = nil }
+        }
+    }
+
+    /// An input's entry could not be written in the background, so this stage cannot start.
+    struct UpstreamWriteFailed: Error { var instance: Int }
+
+    /// Runs the stage in a fresh directory and hands the entry to the background writer, which
+    /// writes its h5ad outputs, the manifest, renames it into place and links it, while this
+    /// thread goes on to the next stage with the outputs in memory. The entry's lock is held
+    /// until the rename (the writer releases it), so another run waiting for it finds it whole.
     private func build(_ row: Row, threads: Int, measurePeak: Bool) throws -> Row {
         let inst = row.instance
         let adapter = StageRegistry.adapter(inst.type)!
         let lock = try EntryLock.acquire(cache.lockPath(inst.key))
-        defer { lock.release() }
+        var lockHandedOver = false
+        defer { if !lockHandedOver { lock.release() } }
         state.lock()
         let builtHere = builtKeys.contains(inst.key)
         state.unlock()
@@ -223,6 +275,7 @@ public final class Runner: @unchecked Sendable {
         }
         if !options.quiet && Runtime.stderrIsTerminal { note("latent run: \(inst.display) (\(inst.type)): \(row.reason)") }
         var inputs: [String: ResolvedInput] = [:]
+        var upstreamKeys: [String] = []
         for slot in adapter.inputs {
             guard let list = inst.inputs[slot.name] else { continue }
             var paths: [String] = []
@@ -230,6 +283,7 @@ public final class Runner: @unchecked Sendable {
             var stageType: String?
             var loadingsKey: String?
             var scoresKey: String?
+            var dataset: Dataset?
             for input in list {
                 switch input {
                 case .file(let path, _): paths.append(path)
@@ -239,6 +293,16 @@ public final class Runner: @unchecked Sendable {
                     guard let out = upAdapter.outputs.first(where: { $0.kinds.contains(slot.accepts) }) else {
                         throw LatentError.badInput(plan.pipeline.file, "\(inst.line)", "stage '\(inst.name)' reads \(slot.accepts.rawValue) from '\(up.name)', which writes none")
                     }
+                    upstreamKeys.append(up.key)
+                    state.lock()
+                    let kept = list.count == 1 && adapter.memoryInputs.contains(slot.name) ? memory[u]?[out.name] : nil
+                    state.unlock()
+                    if let kept {
+                        dataset = kept
+                    } else {
+                        // Read from disk: wait until the upstream entry is there.
+                        do { try writer.waitCommitted(up.key) } catch { throw UpstreamWriteFailed(instance: u) }
+                    }
                     paths.append(cache.entry(up.key) + "/" + out.name)
                     entries.append(cache.entry(up.key))
                     stageType = up.type
@@ -246,16 +310,19 @@ public final class Runner: @unchecked Sendable {
                     scoresKey = out.scoresKey
                 }
             }
-            inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey, scoresKey: scoresKey)
+            inputs[slot.name] = ResolvedInput(paths: paths, entries: entries, stageType: stageType, loadingsKey: loadingsKey,
+                                              scoresKey: scoresKey, dataset: dataset)
         }
         let seed = UInt64(inst.parameters["seed"]?.intValue ?? Int64(plan.pipeline.seed))
         let dir = try cache.makeTemporary(inst.key)
         let quiet = options.quiet
         let sink = note
         let label = "\(plan.pipeline.file):\(inst.line): stage \(inst.display)"
-        let context = StageContext(directory: dir, parameters: inst.parameters, inputs: inputs, seed: seed, threads: threads,
+        let produced = StageOutputs()
+        var context = StageContext(directory: dir, parameters: inst.parameters, inputs: inputs, seed: seed, threads: threads,
                                    toolVersion: options.toolVersion, label: label,
                                    note: { msg in if !quiet { sink("\(inst.display): \(msg)") } })
+        context.outputs = produced
         if measurePeak { ResourceUsage.resetPeak() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         do {
@@ -268,20 +335,63 @@ public final class Runner: @unchecked Sendable {
             throw error
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let peakRSS = ResourceUsage.peakRSSMB()
+        let pending = produced.pending
+        let entry = cache.entry(inst.key)
+        if !(dependents[inst.index] ?? []).isEmpty && !pending.isEmpty {
+            state.lock()
+            memory[inst.index] = Dictionary(pending.map { ($0.name, StageIO.handoff($0.dataset, storedAt: entry + "/" + $0.name)) },
+                                            uniquingKeysWith: { a, _ in a })
+            state.unlock()
+        }
+        let index = inst.index
         let outputs = adapter.outputs.map(\.name)
-        if let missing = outputs.first(where: { !FileManager.default.fileExists(atPath: dir + "/" + $0) }) {
+        let manifestThreads = threads
+        let job = EntryWriter.Job(key: inst.key, dependsOn: upstreamKeys, body: { [self] in
+            let w0 = DispatchTime.now().uptimeNanoseconds
+            for p in pending {
+                do {
+                    try H5AD.write(StageIO.resolveStored(p.dataset), to: dir + "/" + p.name, compression: p.compression)
+                } catch let e as LatentError {
+                    throw attribute(e, to: inst)
+                }
+            }
+            let writeSeconds = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
+            if let missing = outputs.first(where: { !FileManager.default.fileExists(atPath: dir + "/" + $0) }) {
+                throw LatentError.internalFailure("stage \(inst.display) (\(inst.type)) finished without writing \(missing)")
+            }
+            var manifest = Manifest.make(inst, plan: plan, outputs: outputs, version: adapter.version, toolVersion: options.toolVersion,
+                                         threads: manifestThreads, wallSeconds: seconds, peakRSSMB: peakRSS)
+            if case .object(var o) = manifest {
+                // The h5ad writes, done in the background while later stages ran.
+                o["write_s"] = .double((writeSeconds * 1000).rounded() / 1000)
+                manifest = .object(o)
+            }
+            guard FileManager.default.createFile(atPath: dir + "/" + Manifest.fileName, contents: Data(manifest.pretty.utf8)) else {
+                throw LatentError.internalFailure("cannot write the manifest in \(dir)")
+            }
+            try cache.commit(dir, key: inst.key)
+            state.lock()
+            builtKeys.insert(inst.key)
+            state.unlock()
+            try link(inst)
+        }, done: { [self] error, abandoned in
+            defer { lock.release() }
+            guard let error else { return }
             try? FileManager.default.removeItem(atPath: dir)
-            throw LatentError.internalFailure("stage \(inst.display) (\(inst.type)) finished without writing \(missing)")
-        }
-        let manifest = Manifest.make(inst, plan: plan, outputs: outputs, version: adapter.version, toolVersion: options.toolVersion,
-                                     threads: threads, wallSeconds: seconds, peakRSSMB: ResourceUsage.peakRSSMB())
-        guard FileManager.default.createFile(atPath: dir + "/" + Manifest.fileName, contents: Data(manifest.pretty.utf8)) else {
-            throw LatentError.internalFailure("cannot write the manifest in \(dir)")
-        }
-        try cache.commit(dir, key: inst.key)
-        state.lock()
-        builtKeys.insert(inst.key)
-        state.unlock()
+            state.lock()
+            if let abandoned, let u = plan.instances.first(where: { $0.key == abandoned }) {
+                writeOutcomes[index] = (.skipped, "input \(u.display) failed")
+            } else {
+                writeOutcomes[index] = (.failed, "\(error)")
+                if failure == nil { failure = error }
+            }
+            failed.insert(index)
+            state.broadcast()
+            state.unlock()
+        })
+        lockHandedOver = true
+        writer.enqueue(job)
         if !options.quiet { note("latent run: \(inst.display): ran in \(String(format: "%.2f", seconds)) s") }
         var r = row
         r.status = .ran

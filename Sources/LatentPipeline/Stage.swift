@@ -163,6 +163,10 @@ public protocol StageAdapter {
     static var usesSeed: Bool { get }
     /// True when the outputs depend on the thread count (then it enters the cache key).
     static var threadSensitive: Bool { get }
+    /// Input slots whose dataset the stage takes from memory (`ResolvedInput.dataset`, through
+    /// `StageIO.read`) when the upstream stage ran in the same `latent run`; for the others the
+    /// runner waits until the upstream entry is on disk. Default: none.
+    static var memoryInputs: Set<String> { get }
     /// Problems no single parameter's type can express (min-size ≤ max-size), as a message;
     /// checked for every instance before anything runs.
     static func check(_ parameters: [String: JSONValue]) -> String?
@@ -180,8 +184,38 @@ public struct ResolvedInput: Sendable {
     /// For embeddings from a known stage: its loadings and scores keys.
     public var loadingsKey: String?
     public var scoresKey: String?
+    /// The dataset at `paths[0]`, in memory, when the stage that wrote it ran earlier in this
+    /// process and the reading stage lists this slot in `memoryInputs`. Equal to what reading the
+    /// file gives; the file itself may still be being written (see `EntryWriter`).
+    public var dataset: Dataset?
 
     public var path: String { paths[0] }
+}
+
+/// The h5ad outputs a stage hands to the runner instead of writing them itself (see
+/// `StageIO.write`): the runner keeps each dataset in memory for the stages downstream and writes
+/// the file off the critical path, with the compression the stage asked for.
+public final class StageOutputs: @unchecked Sendable {
+    public struct Pending {
+        public var name: String
+        public var dataset: Dataset
+        public var compression: Compression
+    }
+    private let lock = NSLock()
+    private var items: [Pending] = []
+
+    public init() {}
+
+    public func add(_ name: String, _ dataset: Dataset, compression: Compression) {
+        lock.lock(); defer { lock.unlock() }
+        items.removeAll { $0.name == name }
+        items.append(Pending(name: name, dataset: dataset, compression: compression))
+    }
+
+    public var pending: [Pending] {
+        lock.lock(); defer { lock.unlock() }
+        return items
+    }
 }
 
 /// Everything a running stage may use. Stages write only inside `directory`.
@@ -196,6 +230,8 @@ public struct StageContext {
     /// Where errors should point: "PIPELINE.yaml:LINE stage NAME [instance]".
     public var label: String
     public var note: (String) -> Void
+    /// Where `StageIO.write` hands h5ad outputs to the runner; nil: written at once.
+    public var outputs: StageOutputs? = nil
 
     public func output(_ name: String) -> String { directory + "/" + name }
 
@@ -233,6 +269,7 @@ public struct StageContext {
 
 extension StageAdapter {
     public static var threadSensitive: Bool { false }
+    public static var memoryInputs: Set<String> { [] }
     public static func check(_ parameters: [String: JSONValue]) -> String? { nil }
 
     static var allParameters: [ParameterSpec] {

@@ -65,7 +65,7 @@ struct SimulateCommand: ParsableCommand {
         p.effects = try effects(); p.effect = p.effects[0]; p.factorKind = factors; p.theta = theta
         p.batches = batches; p.batchEffect = batchEffect
         var sets: [(name: String, genes: [String])]? = nil
-        if let g = geneSets { sets = try GMT.read(Resources.geneSetPath(g)).map { ($0.name, $0.genes) } }
+        if let g = geneSets { sets = try GMT.read(try Resources.resolveGeneSets(g)).map { ($0.name, $0.genes) } }
         let result = try Simulate.run(p, geneSets: sets, rng: &rng)
         try H5AD.write(result.dataset, to: output, compression: compression.setting(threads: run.threads))
         let gmtPath = gmt ?? String(output.dropLast(5)) + ".programs.gmt"

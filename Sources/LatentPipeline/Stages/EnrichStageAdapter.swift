@@ -27,6 +27,7 @@ enum EnrichStageAdapter: StageAdapter {
         InputSlot("id-map", accepts: .table, required: false),
     ]
     static let outputs = [OutputFile("enrich.tsv", [.table])]
+    static let memoryInputs: Set<String> = ["input"]
 
     static func check(_ p: [String: JSONValue]) -> String? {
         (p["min-size"]?.intValue ?? 0) <= (p["max-size"]?.intValue ?? 0) ? nil : "min-size must not exceed max-size"
@@ -47,7 +48,8 @@ enum EnrichStageAdapter: StageAdapter {
         p.ignoreCase = c.bool("ignore-case")
         p.multilevel = !c.bool("no-multilevel")
         let source = EnrichStage.Source(input: input.path, key: key.isEmpty ? nil : key, geneNames: c.optionalString("gene-names"),
-                                        idMap: c.inputs["id-map"]?.path, geneSets: try c.input("gene-sets").paths)
+                                        idMap: c.inputs["id-map"]?.path, geneSets: try c.input("gene-sets").paths,
+                                        dataset: input.dataset)
         let out = try EnrichStage.run(source, p, seed: c.seed, threads: c.threads)
         out.notes.forEach(c.note)
         try AtomicOutput.write(Data(EnrichStage.tsv(out.rows, method: p.method).utf8), to: c.output("enrich.tsv"))

@@ -28,15 +28,14 @@ enum MetricsStageAdapter: StageAdapter {
     ]
     static let inputs = [InputSlot("input", accepts: .embedding), InputSlot("reference", accepts: .embedding, required: false)]
     static let outputs = [OutputFile("metrics.tsv", [.table])]
+    static let memoryInputs: Set<String> = ["input"]
 
     static func run(_ c: StageContext) throws {
         let input = try c.input("input")
         guard let key = c.optionalString("key") ?? input.scoresKey else {
             throw LatentError.badInput(nil, nil, "which codes? give params: {key: obsm/NAME}")
         }
-        var warnings: [String] = []
-        let ds = try H5AD.read(input.path, warnings: &warnings)
-        warnings.forEach(c.note)
+        let ds = try StageIO.read(input, c)
         let codes = try Metrics.codes(ds, key: key, file: input.path)
         let factors = try Metrics.factors(ds, columns: c.strings("factors"), file: input.path)
         var p = Metrics.Parameters()

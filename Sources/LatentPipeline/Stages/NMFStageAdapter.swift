@@ -15,17 +15,19 @@ enum NMFStageAdapter: StageAdapter {
         ParameterSpec("tol", .double(min: 0, max: nil), default: .double(1e-4)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
+    static let memoryInputs: Set<String> = ["input"]
     static let outputs = [OutputFile("nmf.h5ad", [.embedding, .dataset], loadingsKey: "varm/NMF_loadings", scoresKey: "obsm/X_nmf")]
 
     static func run(_ c: StageContext) throws {
-        let input = try c.input("input").path
+        let source = try c.input("input")
+        let input = source.path
         var p = NMFParameters()
         p.k = c.int("k")
         p.solver = try c.choice("solver")
         p.initialization = try c.choice("init")
         p.maxIter = c.int("max-iter")
         p.tol = c.double("tol")
-        let out = try NMFStage.run(try StageIO.read(input, c), p, seed: c.seed, threads: c.threads, file: input)
+        let out = try NMFStage.run(try StageIO.read(source, c), p, seed: c.seed, threads: c.threads, file: input)
         out.notes.forEach(c.note)
         try StageIO.write(out.dataset, "nmf.h5ad", c)
     }

@@ -23,10 +23,12 @@ enum NormalizeStageAdapter: StageAdapter {
         ParameterSpec("clip", .double(min: 0, max: nil)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
+    static let memoryInputs: Set<String> = ["input"]
     static let outputs = [OutputFile("normalized.h5ad", [.dataset])]
 
     static func run(_ c: StageContext) throws {
-        let input = try c.input("input").path
+        let source = try c.input("input")
+        let input = source.path
         var p = NormalizeParameters()
         p.method = try c.choice("method")
         p.inputType = try c.choice("input-type")
@@ -42,7 +44,7 @@ enum NormalizeStageAdapter: StageAdapter {
         p.maxValue = c.optionalDouble("max-value")
         p.theta = c.double("theta")
         p.clip = c.optionalDouble("clip")
-        let out = try NormalizeStage.run(try StageIO.read(input, c), p, file: input, threads: c.threads)
+        let out = try NormalizeStage.run(try StageIO.read(source, c), p, file: input, threads: c.threads)
         out.notes.forEach(c.note)
         try StageIO.write(out.dataset, "normalized.h5ad", c)
     }

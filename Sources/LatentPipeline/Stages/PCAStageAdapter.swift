@@ -15,17 +15,19 @@ enum PCAStageAdapter: StageAdapter {
         ParameterSpec("oversampling", .int(min: 0, max: nil), default: .int(10)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
+    static let memoryInputs: Set<String> = ["input"]
     static let outputs = [OutputFile("pca.h5ad", [.embedding, .dataset], loadingsKey: "varm/PCs", scoresKey: "obsm/X_pca")]
 
     static func run(_ c: StageContext) throws {
-        let input = try c.input("input").path
+        let source = try c.input("input")
+        let input = source.path
         var p = PCAParameters()
         p.k = c.int("k")
         p.solver = try c.choice("solver")
         p.center = !c.bool("no-center")
         p.tol = c.double("tol")
         p.oversampling = c.int("oversampling")
-        let out = try PCAStage.run(try StageIO.read(input, c), p, seed: c.seed, threads: c.threads, file: input)
+        let out = try PCAStage.run(try StageIO.read(source, c), p, seed: c.seed, threads: c.threads, file: input)
         out.notes.forEach(c.note)
         try StageIO.write(out.dataset, "pca.h5ad", c)
     }
