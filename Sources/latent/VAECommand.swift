@@ -3,6 +3,7 @@ import Foundation
 import LatentCore
 import LatentIO
 import LatentModels
+import LatentPipeline
 
 extension VAEParameters.Objective: ExpressibleByArgument {}
 extension VAEParameters.Likelihood: ExpressibleByArgument {}
@@ -10,6 +11,10 @@ extension VAEParameters.Decoder: ExpressibleByArgument {}
 extension VAEParameters.Schedule: ExpressibleByArgument {}
 extension VAEParameters.TCSampling: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
+extension ProgramDecoder.MaskKind: ExpressibleByArgument {}
+
+/// `--mask-decoder`: none, or hard-concrete L0 gates on the decoder's connections.
+enum MaskDecoder: String, ExpressibleByArgument, CaseIterable { case none, l0 }
 
 /// Comma-separated layer sizes; "none" (or empty) for no hidden layer.
 struct LayerSizes: ExpressibleByArgument {
@@ -53,6 +58,19 @@ struct VAETrainCommand: ParsableCommand {
           latent vae minmax.h5ad -o tybalt/ --hidden none --latent 100 --likelihood bernoulli --batch-size 50 --warmup 10 --lr 0.0005
           latent vae norm.h5ad -o scvi/ --likelihood nb --hidden 128 --latent 10 --decoder linear
           latent vae norm.h5ad -o tc/ --objective tc --beta 6 --latent 10
+          latent vae norm.h5ad -o prog/ --likelihood nb --programs progeny_top100 --free-latents 2 --group-lasso 1
+          latent vae norm.h5ad -o l0/ --decoder linear --mask-decoder l0 --l0 0.001
+
+        Program decoders (--programs GMT or a shipped name: go_bp, positional, progeny_top100, …): a \
+        linear decoder whose weights are masked by gene-set membership, one latent per program \
+        (sets with at least --min-genes genes of the data, matched as `latent enrich` matches: \
+        --gene-names, --id-map, --ignore-case) plus --free-latents unconstrained ones; --latent and \
+        --decoder are set from them. --mask hard keeps off-set weights at exactly 0; --mask soft \
+        lets them grow against an L1 proximal step (--mask-l1). --group-lasso switches whole \
+        programs off; uns["vae"]["program_active"] says which stayed on. Writes programs.tsv \
+        (per-program gene weights with an in-mask flag) and programs_coverage.tsv (sets kept or \
+        dropped, and why). --mask-decoder l0 learns a sparse decoder with hard-concrete gates \
+        (Louizos et al. 2018) and an expected-L0 penalty --l0; gates.tsv lists the open connections.
         """
     )
 
@@ -86,6 +104,20 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "Early stopping: epochs without a better validation loss (0: off).") var patience: Int = 0
     @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
     @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
+    // MARK: programs
+    @Option(help: "Gene-program decoder: a GMT file or shipped collection (go_bp, positional, progeny_top100, …).") var programs: String?
+    @Option(name: .customLong("min-genes"), help: "Programs: smallest gene set kept (genes of the data in it).") var minGenes: Int = 12
+    @Option(name: .customLong("max-genes"), help: "Programs: largest gene set kept (default: no limit).") var maxGenes: Int?
+    @Option(name: .customLong("free-latents"), help: "Programs: unconstrained latents beside the programs.") var freeLatents: Int = 0
+    @Option(help: "Programs: hard (off-set weights exactly 0) | soft (L1 proximal step, --mask-l1).") var mask: ProgramDecoder.MaskKind = .hard
+    @Option(name: .customLong("mask-l1"), help: "Programs, --mask soft: L1 weight on off-set decoder weights.") var maskL1: Double = 0
+    @Option(name: .customLong("group-lasso"), help: "Programs: group-lasso weight that switches whole programs off.") var groupLasso: Double = 0
+    @Option(name: .customLong("gene-names"), help: "Programs: var column with gene symbols to match the sets with.") var geneNames: String?
+    @Option(name: .customLong("id-map"), help: "Programs: Ensembl → symbol map (default: the shipped one).") var idMap: String?
+    @Flag(name: .customLong("ignore-case"), help: "Programs: match gene names case-insensitively.") var ignoreCase = false
+    @Option(name: .customLong("mask-decoder"), help: "none | l0 (hard-concrete gates on decoder connections).") var maskDecoder: MaskDecoder = .none
+    @Option(help: "--mask-decoder l0: weight of the expected-L0 penalty per open connection.") var l0: Double = 1e-3
+    // MARK: end programs
     @Flag(help: "Print read, train, embed and write times on stderr.") var timing = false
     @OptionGroup var global: GlobalOptions
 
@@ -98,18 +130,35 @@ struct VAETrainCommand: ParsableCommand {
         p.warmup = warmup; p.capacityMax = capacityMax; p.capacitySteps = capacitySteps; p.tcSampling = tcSampling
         p.discriminatorHidden = discriminatorHidden.sizes; p.discriminatorLr = discriminatorLr; p.l1 = l1
         p.validation = validation; p.patience = patience; p.activeThreshold = activeThreshold; p.countsLayer = countsLayer
+        // MARK: programs
+        if let programs {
+            var g = ProgramDecoder()
+            g.source = programs; g.minGenes = minGenes; g.maxGenes = maxGenes; g.freeLatents = freeLatents
+            g.mask = mask; g.maskL1 = maskL1; g.groupLasso = groupLasso
+            p.programs = g
+            p.decoder = .linear
+        }
+        if maskDecoder == .l0 { var g = DecoderGates(); g.l0 = l0; p.gates = g }
+        // MARK: end programs
         return p
     }
 
     func validate() throws {
         if let problem = parameters.problems().first { throw ValidationError(problem) }
+        if programs == nil && (freeLatents != 0 || maskL1 != 0 || groupLasso != 0 || geneNames != nil) {
+            throw ValidationError("--free-latents, --mask-l1, --group-lasso and --gene-names apply with --programs only")
+        }
     }
 
     func run() throws {
         let run = global.run
         let clock = Stopwatch()
+        let resolve = programs.map {
+            ProgramMask.resolver(source: $0, geneNames: geneNames, idMap: idMap, ignoreCase: ignoreCase,
+                                 minGenes: minGenes, maxGenes: maxGenes, file: input)
+        }
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
-                                 toolVersion: LatentVersion.string, notes: global.note)
+                                 toolVersion: LatentVersion.string, notes: global.note, programs: resolve)
         if timing {
             let t = s.timing
             printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")

@@ -83,7 +83,7 @@ public enum VAETrainer {
     /// order of epoch e, 2000 + e the validation noise of epoch e.
     public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
                                            config: VAEParameters, seed: UInt64, quiet: Bool = true,
-                                           threads: Int = 1, file: String? = nil) throws -> Outcome<T> {
+                                           threads: Int = 1, file: String? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
         let n = input.rows, g = input.cols
         let root = SeededRNG(seed: seed)
         var split = root.stream(2)
@@ -98,7 +98,7 @@ public enum VAETrainer {
         }
         let batch = min(config.batchSize, trainCells.count)
         var initRNG = root.stream(1)
-        let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG)
+        let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG, decoderMask: decoderMask)
         net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
         var noise = root.stream(3)
@@ -174,6 +174,7 @@ public enum VAETrainer {
                     if norm > clip { gradScale = clip / norm }
                 }
                 adam.update(net.parameters, lr: lr, gradScale: gradScale)
+                net.proximalStep(lr: lr)             // MARK: programs (soft mask L1, group lasso)
                 if let d = net.discriminator { d.train(z: UnsafePointer(net.z), rows: b.count, rng: &noise) }
                 accumulate(&sum, t, Double(b.count))
                 seen += Double(b.count)
@@ -212,6 +213,7 @@ public enum VAETrainer {
             net.encoder.runningMean = bestStats[0].0; net.encoder.runningVar = bestStats[0].1
             net.decoder.runningMean = bestStats[1].0; net.decoder.runningVar = bestStats[1].1
         } else if !useVal { bestEpoch = history.count }
+        net.foldGates()                              // MARK: programs (evaluation sees W ⊙ g)
         return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
                        trainCells: trainCells, validationCells: valCells)
     }

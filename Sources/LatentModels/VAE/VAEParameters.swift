@@ -65,6 +65,13 @@ public struct VAEParameters: Codable, Sendable, Equatable {
     /// Layer with raw counts for the nb/zinb likelihoods.
     public var countsLayer: String = "counts"
 
+    // MARK: programs
+    /// Gene-program decoder (`--programs`): a linear decoder masked by gene-set membership.
+    public var programs: ProgramDecoder? = nil
+    /// Learned sparse mask (`--mask-decoder l0`): hard-concrete gates on decoder connections.
+    public var gates: DecoderGates? = nil
+    // MARK: end programs
+
     public init() {}
 
     public var effectiveGamma: Double {
@@ -101,6 +108,14 @@ public struct VAEParameters: Codable, Sendable, Equatable {
         if !(l1 >= 0) { p.append("--l1 must be 0 or more") }
         if discriminatorHidden.isEmpty || discriminatorHidden.contains(where: { $0 < 1 }) { p.append("--discriminator-hidden needs positive sizes") }
         if !(discriminatorLr > 0) { p.append("--discriminator-lr must be positive") }
+        // MARK: programs
+        if let g = programs {
+            p += g.problems()
+            if decoder != .linear { p.append("--programs needs the linear decoder (--decoder linear)") }
+            if !g.names.isEmpty && latent != g.count + g.freeLatents { p.append("--latent must equal the programs plus --free-latents") }
+        }
+        if let g = gates { p += g.problems() }
+        // MARK: end programs
         return p
     }
 }

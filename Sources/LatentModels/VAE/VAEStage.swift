@@ -26,8 +26,12 @@ public enum VAEStage {
     public static let files = (model: "model.h5", embedding: "embedding.h5ad", history: "history.tsv")
 
     @discardableResult
-    public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
-                           toolVersion: String = "unknown", notes: (String) -> Void = { _ in }) throws -> Summary {
+    /// `programs` resolves `p.programs`' gene sets against the dataset (the caller brings the
+    /// gene-set matching, which lives above this module).
+    public static func run(input: String, outputDirectory: String, parameters: VAEParameters, options: RunOptions,
+                           toolVersion: String = "unknown", notes: (String) -> Void = { _ in },
+                           programs resolve: ((Dataset) throws -> ProgramMask)? = nil) throws -> Summary {
+        var p = parameters
         if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
         let clock = Stopwatch()
         var warnings: [String] = []
@@ -57,10 +61,15 @@ public enum VAEStage {
             library = lib
         case .gaussian: break
         }
+        // MARK: programs
+        let programMask = try preparePrograms(&p, dataset: ds, file: input, resolve: resolve, notes: notes)
+        let decoderMask = programMask?.matrix(genes: ds.nVars, freeLatents: p.programs?.freeLatents ?? 0)
+        // MARK: end programs
         Runtime.configureBLAS(threads: options.threads)
         let tRead = clock.lap()
         let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
-                                           seed: options.seed, quiet: options.quiet, threads: options.threads, file: input)
+                                           seed: options.seed, quiet: options.quiet, threads: options.threads, file: input,
+                                           decoderMask: decoderMask)
         let tTrain = clock.lap()
         let net = outcome.network
         let (mean, logvar) = net.encode(ds.X)
@@ -100,6 +109,7 @@ public enum VAEStage {
             ("final_train_loss", .double(last.train.loss)),
         ])
         if let v = last.validation { info["final_validation_loss"] = .double(v.loss) }
+        let extraFiles = programOutputs(p, network: net, genes: ds.var.index, mask: programMask, info: &info)   // MARK: programs
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         info["parameters"] = .string(String(decoding: try enc.encode(p), as: UTF8.self))
@@ -110,6 +120,7 @@ public enum VAEStage {
         try writeDirectory(outputDirectory) { dir in
             try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
             try model.write(to: dir + "/" + files.model, toolVersion: toolVersion)
+            for f in extraFiles { try AtomicOutput.write(Data(f.text.utf8), to: dir + "/" + f.name) }   // MARK: programs
             // The embedding is mostly a copy of the input: the fastest gzip level keeps writing it
             // cheaper than training.
             try H5AD.write(ds, to: dir + "/" + files.embedding, compression: Compression(level: 1, threads: options.threads))
