@@ -174,7 +174,7 @@ public enum VAETrainer {
                     if norm > clip { gradScale = clip / norm }
                 }
                 adam.update(net.parameters, lr: lr, gradScale: gradScale)
-                net.proximalStep(lr: lr)             // MARK: programs (soft mask L1, group lasso)
+                net.proximalStep(lr: lr, adam: adam)          // MARK: programs (soft mask L1, group lasso)
                 if let d = net.discriminator { d.train(z: UnsafePointer(net.z), rows: b.count, rng: &noise) }
                 accumulate(&sum, t, Double(b.count))
                 seen += Double(b.count)

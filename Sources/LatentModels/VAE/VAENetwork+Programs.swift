@@ -144,23 +144,47 @@ extension VAENetwork {
         for r in 0..<s.rows { for c in 0..<s.width where !s.allowed(r, c) { gw[r * s.width + c] = 0 } }
     }
 
-    /// The proximal steps after an optimiser step at learning rate `lr`: the soft mask's L1
-    /// (off-mask weights soft-thresholded by lr·λ₁), then the group lasso on each program's
-    /// weights (scaled by max(0, 1 − lr·λ/‖w_p‖)), as expiMap's trainer orders them.
-    public func proximalStep(lr: Double) {
+    /// The proximal steps after an optimiser step at learning rate `lr`: the soft mask's L1 on
+    /// off-mask weights, then the group lasso on each program's weights, as expiMap's trainer
+    /// orders them. Both are taken in Adam's metric: Adam moves a weight by about lr whatever
+    /// its gradient's size, so a plain threshold lr·λ would compare λ with the *sign pattern* of
+    /// the gradient (measured: decoy programs hovered at norms 10⁻²–10⁻⁴, never 0). With the
+    /// preconditioner P = 1/(√v̂ + ε) the thresholds are lr·λ·P_i (L1, per weight, exact) and
+    /// lr·λ·P̄_p (group: 1/(RMS over the group of √v̂ + ε)), whose fixed points are the penalised
+    /// problem's own: a weight stays 0 while |∂L/∂w| ≤ λ₁, a program while ‖∂L/∂w_p‖ ≤ λ.
+    /// `adam` nil: the plain thresholds lr·λ (tests, and any optimiser without a metric).
+    public func proximalStep(lr: Double, adam: Adam<T>? = nil) {
         guard let s = maskState, let prog = config.programs else { return }
         let w = parameters.values + s.weight
+        let useMetric = (adam?.step ?? 0) > 0
+        let bc2 = adam.map { 1 - _pow($0.beta2, Double($0.step)) } ?? 1, eps = adam?.epsilon ?? 0
+        let v = adam?.v ?? []
+        func metric(_ i: Int) -> Double {
+            useMetric ? 1 / ((Double(v[s.weight + i]) / bc2).squareRoot() + eps) : 1
+        }
         if prog.mask == .soft && prog.maskL1 > 0 {
-            let t = T(lr * prog.maskL1)
             for r in 0..<s.rows {
                 for c in 0..<s.width where !s.allowed(r, c) {
                     let i = r * s.width + c, v = w[i]
+                    let t = T(lr * prog.maskL1 * metric(i))
                     w[i] = v > t ? v - t : (v < -t ? v + t : 0)
                 }
             }
         }
         if prog.groupLasso > 0 {
-            Self.groupSoftThreshold(w, rows: min(prog.count, s.rows), width: s.width, threshold: lr * prog.groupLasso)
+            let rows = min(prog.count, s.rows)
+            for r in 0..<rows {
+                // The group's scalar metric 1/(RMS of √v̂ + ε): a group Adam drives consistently
+                // moves ≈ lr·√n per step, against a threshold lr·λ/RMS(g), so it survives exactly
+                // when ‖g_p‖ = √n·RMS(g) > λ.
+                var p = 1.0
+                if useMetric {
+                    var ms = 0.0
+                    for c in 0..<s.width { ms += Double(v[s.weight + r * s.width + c]) }
+                    p = 1 / ((ms / Double(s.width) / bc2).squareRoot() + eps)
+                }
+                Self.groupSoftThreshold(w + r * s.width, rows: 1, width: s.width, threshold: lr * prog.groupLasso * p)
+            }
         }
     }
 
@@ -192,5 +216,13 @@ extension VAENetwork {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+#else
+import Darwin
+@inline(__always) func _pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
+#endif
 
 @inline(__always) func logistic(_ x: Double) -> Double { x >= 0 ? 1 / (1 + _exp(-x)) : _exp(x) / (1 + _exp(x)) }
