@@ -112,6 +112,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "Programs: hard (off-set weights exactly 0) | soft (L1 proximal step, --mask-l1).") var mask: ProgramDecoder.MaskKind = .hard
     @Option(name: .customLong("mask-l1"), help: "Programs, --mask soft: L1 weight on off-set decoder weights.") var maskL1: Double = 0
     @Option(name: .customLong("group-lasso"), help: "Programs: group-lasso weight that switches whole programs off.") var groupLasso: Double = 0
+    @Option(help: "Programs: HSIC penalty keeping the free latents independent of the programs.") var hsic: Double = 0
     @Option(name: .customLong("gene-names"), help: "Programs: var column with gene symbols to match the sets with.") var geneNames: String?
     @Option(name: .customLong("id-map"), help: "Programs: Ensembl → symbol map (default: the shipped one).") var idMap: String?
     @Flag(name: .customLong("ignore-case"), help: "Programs: match gene names case-insensitively.") var ignoreCase = false
@@ -134,7 +135,7 @@ struct VAETrainCommand: ParsableCommand {
         if let programs {
             var g = ProgramDecoder()
             g.source = programs; g.minGenes = minGenes; g.maxGenes = maxGenes; g.freeLatents = freeLatents
-            g.mask = mask; g.maskL1 = maskL1; g.groupLasso = groupLasso
+            g.mask = mask; g.maskL1 = maskL1; g.groupLasso = groupLasso; g.hsic = hsic
             p.programs = g
             p.decoder = .linear
         }
@@ -145,8 +146,8 @@ struct VAETrainCommand: ParsableCommand {
 
     func validate() throws {
         if let problem = parameters.problems().first { throw ValidationError(problem) }
-        if programs == nil && (freeLatents != 0 || maskL1 != 0 || groupLasso != 0 || geneNames != nil) {
-            throw ValidationError("--free-latents, --mask-l1, --group-lasso and --gene-names apply with --programs only")
+        if programs == nil && (freeLatents != 0 || maskL1 != 0 || groupLasso != 0 || hsic != 0 || geneNames != nil) {
+            throw ValidationError("--free-latents, --mask-l1, --group-lasso, --hsic and --gene-names apply with --programs only")
         }
     }
 

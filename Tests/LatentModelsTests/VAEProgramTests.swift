@@ -216,7 +216,7 @@ final class VAEProgramTests: XCTestCase {
     }
 
     func testSoftMaskLeavesOffMaskWeightsAtZero() throws {
-        let (o, m, _, _) = try trainPlanted(seed: 2) { $0.epochs = 10; $0.programs!.mask = .soft; $0.programs!.maskL1 = 1 }
+        let (o, m, _, _) = try trainPlanted(seed: 2) { $0.epochs = 10; $0.programs!.mask = .soft; $0.programs!.maskL1 = 2 }
         let v = o.network.parameters.array(o.network.parameters.tensor(named: "decoder.0.weight")!)
         let off = (0..<v.count).filter { m[$0] == 0 }
         let zero = off.filter { v[$0] == 0 }.count
@@ -242,5 +242,31 @@ final class VAEProgramTests: XCTestCase {
         let (b, _, _, _) = try trainPlanted(seed: 4) { $0.epochs = 4; $0.programs!.groupLasso = 0.5; $0.gates = DecoderGates() }
         XCTAssertEqual(a.network.parameters.allValues, b.network.parameters.allValues)
         XCTAssertNotNil(a.network.deterministicGates())
+    }
+}
+
+extension VAEProgramTests {
+    /// HSIC between the free latent and the programs, as the latent term the trainer adds.
+    func testHSICTermGradient() {
+        var c = programConfig(.gaussian) { $0.programs!.hsic = 2.5 }
+        c.objective = .beta
+        check(c, decoderMask: mask) { net in net.latentTerms = net.programLatentTerms() }
+        XCTAssertEqual(c.programs!.hsic, 2.5)
+    }
+
+    /// HSIC of independent blocks is near 0, of a copied block clearly positive.
+    func testHSICSeparatesDependentFromIndependentBlocks() {
+        var rng = SeededRNG(seed: 8)
+        let m = 64
+        var zi = [Double](repeating: 0, count: m * 2), zd = zi
+        for r in 0..<m {
+            zi[r * 2] = rng.normal(); zi[r * 2 + 1] = rng.normal()
+            zd[r * 2] = zi[r * 2]; zd[r * 2 + 1] = zi[r * 2] + 0.1 * rng.normal()
+        }
+        let t = HSICTerm(a: [0], b: [1])
+        let hi = zi.withUnsafeBufferPointer { t.value(z: $0.baseAddress!, rows: m, latents: 2, weight: 1, dz: nil) }
+        let hd = zd.withUnsafeBufferPointer { t.value(z: $0.baseAddress!, rows: m, latents: 2, weight: 1, dz: nil) }
+        XCTAssertGreaterThan(hd, 5 * hi)
+        XCTAssertGreaterThan(hi, 0)
     }
 }

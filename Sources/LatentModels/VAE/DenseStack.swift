@@ -7,13 +7,18 @@ public struct LayerSpec: Codable, Sendable, Equatable {
     public var activation: Activation
     public var batchNorm: Bool
     public var dropout: Double
+    // MARK: covariates
+    /// Width of the side input `c` (covariates) this layer also reads: it computes x·W + c·Wc + b
+    /// (see DenseStack+SideInputs.swift). 0: none, the layer is exactly x·W + b.
+    public var sideInputs: Int = 0
 
-    public init(inputs: Int, outputs: Int, activation: Activation, batchNorm: Bool = false, dropout: Double = 0) {
+    public init(inputs: Int, outputs: Int, activation: Activation, batchNorm: Bool = false, dropout: Double = 0, sideInputs: Int = 0) {
         self.inputs = inputs
         self.outputs = outputs
         self.activation = activation
         self.batchNorm = batchNorm
         self.dropout = dropout
+        self.sideInputs = sideInputs
     }
 }
 
@@ -30,6 +35,11 @@ public final class DenseStack<T: NetScalar> {
     let maxRows: Int
     /// Offsets into the parameter set: weight, bias, BN scale and shift (-1 when absent).
     var w: [Int] = [], b: [Int] = [], gamma: [Int] = [], beta: [Int] = []
+    // MARK: covariates
+    /// Offset of each layer's side-input weight Wc (sideInputs × outputs), -1 when it has none.
+    var wc: [Int] = []
+    /// The side input of the last forward pass (rows × the layers' sideInputs), for backward.
+    var lastSide: UnsafePointer<T>? = nil
     /// BatchNorm running statistics (not trained, saved with the model).
     public var runningMean: [[T]] = [], runningVar: [[T]] = []
     public var bnMomentum: T = T(0.1)
@@ -54,9 +64,11 @@ public final class DenseStack<T: NetScalar> {
         self.prefix = prefix
         self.maxRows = maxRows
         for (l, s) in specs.enumerated() {
-            let bound = 1 / Double(s.inputs).squareRoot()
+            // fan-in counts the side inputs: the layer is a Linear over [x | c] (as torch would init it).
+            let bound = 1 / Double(s.inputs + s.sideInputs).squareRoot()
             w.append(p.add("\(prefix).\(l).weight", shape: [s.inputs, s.outputs], bound: bound, rng: &rng))
             b.append(p.add("\(prefix).\(l).bias", shape: [s.outputs], bound: bound, rng: &rng))
+            wc.append(addSideWeight(l, s, bound: bound, parameters: p, rng: &rng))
             if s.batchNorm {
                 gamma.append(p.add("\(prefix).\(l).bn.weight", shape: [s.outputs], value: 1))
                 beta.append(p.add("\(prefix).\(l).bn.bias", shape: [s.outputs], value: 0))
@@ -93,16 +105,21 @@ public final class DenseStack<T: NetScalar> {
 
     /// Forward pass; `input` must stay valid until `backward`. Training mode uses batch statistics
     /// and dropout (masks drawn from `rng`); evaluation uses running statistics and no dropout.
-    public func forward(_ input: UnsafePointer<T>, rows: Int, parameters p: ParameterSet<T>, training: Bool, rng: inout SeededRNG) {
+    /// `side` (rows × sideInputs) feeds the layers with side inputs; it too must stay valid until
+    /// `backward`, and is required when any layer has side inputs.
+    public func forward(_ input: UnsafePointer<T>, rows: Int, parameters p: ParameterSet<T>, training: Bool, rng: inout SeededRNG,
+                        side: UnsafePointer<T>? = nil) {
         precondition(rows <= maxRows && rows > 0)
         lastInput = input
         lastRows = rows
+        lastSide = side
         var x = input
         for (l, s) in specs.enumerated() {
             let o = s.outputs, z = lin[l]
             let bias = p.values + b[l]
             for r in 0..<rows { (z + r * o).update(from: bias, count: o) }
             T.gemm(false, false, rows, o, s.inputs, 1, x, s.inputs, p.values + w[l], o, 1, z, o)
+            if s.sideInputs > 0 { sideForward(l, rows: rows, into: z, parameters: p) }
             if s.batchNorm { batchNormForward(l, rows: rows, p: p, training: training) }
             let a = act[l]
             let f = s.activation
@@ -185,6 +202,7 @@ public final class DenseStack<T: NetScalar> {
             for r in 0..<rows { for j in 0..<o { db[j] += d[r * o + j] } }
             let x: UnsafePointer<T> = l == 0 ? input : UnsafePointer(out[l - 1])
             T.gemm(true, false, s.inputs, o, rows, 1, x, s.inputs, d, o, accumulate ? 1 : 0, p.grads + w[l], o)
+            if s.sideInputs > 0 { sideBackward(l, rows: rows, gradient: d, parameters: p, accumulate: accumulate) }
             let target: UnsafeMutablePointer<T>? = l == 0 ? inputGradient : grad[l - 1]
             if let target {
                 T.gemm(false, true, rows, s.inputs, o, 1, d, o, p.values + w[l], o, 0, target, s.inputs)

@@ -1,3 +1,5 @@
+import LatentCore
+
 /// The Hilbert–Schmidt independence criterion between two blocks of latents of a minibatch
 /// (Gretton et al. 2005), as a penalty that keeps a program decoder's free latents from
 /// re-encoding its programs (expiMap's use of it).
@@ -7,17 +9,27 @@
 /// distance of two N(0, I) codes), not the median heuristic: a data-dependent bandwidth would
 /// make the penalty a different function at every step and its gradient inexact.
 ///
-/// Shaped as a latent-code term (value and dLoss/dz for one minibatch), so it can become a
-/// `LatentTerm` once that protocol lands; computed in Double (M² · width, small).
-struct HSICTerm {
+/// A `LatentTerm` on the sampled codes z; computed in Double (M²·width per batch, small). Its
+/// value is the batch's HSIC (a statistic of the batch, not a mean over cells).
+public struct HSICTerm: LatentTerm {
     /// Latent indices of the two blocks.
-    var a: [Int]
-    var b: [Int]
+    public var a: [Int]
+    public var b: [Int]
+    public var name: String { "hsic" }
 
-    /// Returns weight·HSIC for the codes z (rows × k) and adds its gradient to `dz`.
-    func apply<T: NetScalar>(z: UnsafePointer<T>, rows m: Int, latents k: Int, weight: Double,
+    public init(a: [Int], b: [Int]) {
+        self.a = a
+        self.b = b
+    }
+
+    public func apply<T: NetScalar>(_ batch: LatentBatch<T>, weight: Double, grads: LatentGrads<T>?, rng: inout SeededRNG) -> Double {
+        value(z: batch.z, rows: batch.rows, latents: batch.latent, weight: weight, dz: grads?.z)
+    }
+
+    /// HSIC of the codes z (rows × k); adds the gradient of weight·HSIC to `dz`.
+    func value<T: NetScalar>(z: UnsafePointer<T>, rows m: Int, latents k: Int, weight: Double,
                              dz: UnsafeMutablePointer<T>?) -> Double {
-        guard m >= 2, !a.isEmpty, !b.isEmpty, weight > 0 else { return 0 }
+        guard m >= 2, !a.isEmpty, !b.isEmpty else { return 0 }
         func gram(_ idx: [Int]) -> [Double] {
             let s2 = 2 * Double(idx.count)
             var g = [Double](repeating: 0, count: m * m)
@@ -41,10 +53,10 @@ struct HSICTerm {
         }
         let K = gram(a), L = gram(b)
         let Lc = centred(L)
-        let norm = weight / (Double(m - 1) * Double(m - 1))
+        let norm = 1 / (Double(m - 1) * Double(m - 1))
         var h = 0.0
         for e in 0..<(m * m) { h += K[e] * Lc[e] }
-        guard let dz else { return norm * h }
+        guard let dz, weight != 0 else { return norm * h }
         let Kc = centred(K)
         // ∂/∂z_ic of Σ_ij K_ij·C_ij with K_ij = exp(−‖z_i − z_j‖²/2σ²) and C symmetric:
         // 2·Σ_j C_ij·K_ij·(−(z_ic − z_jc)/σ²).
@@ -55,7 +67,7 @@ struct HSICTerm {
                     var g = 0.0
                     let zi = Double(z[i * k + c])
                     for j in 0..<m where j != i { g -= C[i * m + j] * G[i * m + j] * (zi - Double(z[j * k + c])) }
-                    dz[i * k + c] += T(norm * 2 * g / s2)
+                    dz[i * k + c] += T(weight * norm * 2 * g / s2)
                 }
             }
         }

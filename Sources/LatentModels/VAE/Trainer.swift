@@ -83,7 +83,8 @@ public enum VAETrainer {
     /// order of epoch e, 2000 + e the validation noise of epoch e.
     public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
                                            config: VAEParameters, seed: UInt64, quiet: Bool = true,
-                                           threads: Int = 1, file: String? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
+                                           threads: Int = 1, file: String? = nil,
+                                           covariates: TrainingCovariates? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
         let n = input.rows, g = input.cols
         let root = SeededRNG(seed: seed)
         var split = root.stream(2)
@@ -98,7 +99,10 @@ public enum VAETrainer {
         }
         let batch = min(config.batchSize, trainCells.count)
         var initRNG = root.stream(1)
-        let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG, decoderMask: decoderMask)
+        let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG,
+                                covariates: covariates?.shape ?? .none, decoderMask: decoderMask)
+        net.latentTerms = (covariates?.terms ?? []) + net.programLatentTerms()      // MARK: programs (HSIC)
+        let covariateBuffers = covariates.map { CovariateBuffers<T>(side: $0.side, groups: $0.groups, maxRows: batch) }
         net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
         var noise = root.stream(3)
@@ -134,12 +138,14 @@ public enum VAETrainer {
             if t.hasTC { sum.tc += w * t.tc; sum.mi += w * t.mi; sum.dimKL += w * t.dimKL; tcSeen += w }
             if sum.klPerLatent.isEmpty { sum.klPerLatent = [Double](repeating: 0, count: t.klPerLatent.count) }
             for j in t.klPerLatent.indices { sum.klPerLatent[j] += w * t.klPerLatent[j] }
+            accumulateExtra(&sum.extra, t.extra, w)
         }
         func scaled(_ t: StepTerms, _ total: Double) -> StepTerms {
             var t = t
             let tcTotal = max(tcSeen, 1)
             t.loss /= total; t.recon /= total; t.kl /= total; t.tc /= tcTotal; t.mi /= tcTotal; t.dimKL /= tcTotal
             t.klPerLatent = t.klPerLatent.map { $0 / total }
+            t.extra = t.extra.map { ExtraTerm(name: $0.name, value: $0.value / total) }
             return t
         }
 
@@ -162,7 +168,8 @@ public enum VAETrainer {
                 w = weights(step: step)
                 // The logged TC estimate of the other objectives costs M²K; every 8th batch is plenty.
                 let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
-                                 rows: b.count, weights: w, training: true, backward: true, estimateTC: bi % 8 == 0, rng: &noise)
+                                 rows: b.count, weights: w, training: true, backward: true, estimateTC: bi % 8 == 0, rng: &noise,
+                                 covariates: covariateBuffers?.load(b))
                 guard t.loss.isFinite else {
                     throw LatentError.badInput(file, "epoch \(epoch + 1), step \(step + 1)",
                                                "training diverged: the loss is \(t.loss) (no output written)",
@@ -174,7 +181,7 @@ public enum VAETrainer {
                     if norm > clip { gradScale = clip / norm }
                 }
                 adam.update(net.parameters, lr: lr, gradScale: gradScale)
-                net.proximalStep(lr: lr, adam: adam)          // MARK: programs (soft mask L1, group lasso)
+                net.proximalStep(lr: lr, adam: adam, progress: Double(epoch) / Double(config.epochs))          // MARK: programs (soft mask L1, group lasso)
                 if let d = net.discriminator { d.train(z: UnsafePointer(net.z), rows: b.count, rng: &noise) }
                 accumulate(&sum, t, Double(b.count))
                 seen += Double(b.count)
@@ -188,7 +195,8 @@ public enum VAETrainer {
                 for b in batches(valCells) {
                     load(b)
                     let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
-                                     rows: b.count, weights: w, training: false, backward: false, rng: &vrng)
+                                     rows: b.count, weights: w, training: false, backward: false, rng: &vrng,
+                                     covariates: covariateBuffers?.load(b))
                     accumulate(&vsum, t, Double(b.count))
                     vseen += Double(b.count)
                 }
@@ -216,6 +224,15 @@ public enum VAETrainer {
         net.foldGates()                              // MARK: programs (evaluation sees W ⊙ g)
         return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
                        trainCells: trainCells, validationCells: valCells)
+    }
+
+    /// Adds w·(each extra term) to the running sums, by name (terms keep their first-seen order).
+    static func accumulateExtra(_ sum: inout [ExtraTerm], _ t: [ExtraTerm], _ w: Double) {
+        for e in t {
+            if let i = sum.firstIndex(where: { $0.name == e.name }) { sum[i].value += w * e.value } else {
+                sum.append(ExtraTerm(name: e.name, value: w * e.value))
+            }
+        }
     }
 
     static func fmt(_ x: Double) -> String {

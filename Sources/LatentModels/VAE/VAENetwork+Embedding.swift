@@ -2,7 +2,9 @@ import LatentCore
 
 extension VAENetwork {
     /// Posterior means and log-variances of every cell (evaluation mode), cells × K each.
-    public func encode(_ input: MatrixData) -> (mean: Matrix, logvar: Matrix) {
+    /// `side`: the cells' covariates (cells × sideInputs) when the model has them.
+    public func encode(_ input: MatrixData, side: Matrix? = nil) -> (mean: Matrix, logvar: Matrix) {
+        let sideBuffers = evaluationBuffers(side)
         let n = input.rows, k = latent
         var mean = Matrix(rows: n, cols: k), logvar = Matrix(rows: n, cols: k)
         let source = BatchSource<T>(input: input, target: nil, library: nil)
@@ -14,7 +16,7 @@ extension VAENetwork {
         while i < n {
             let j = min(i + maxRows, n)
             source.gather(input, cells[i..<j], into: buf)
-            encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng)
+            encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: j - i))
             clampLogVariance(rows: j - i)            // the log σ² training used
             let e = encoder.output
             for r in 0..<(j - i) {
@@ -29,8 +31,9 @@ extension VAENetwork {
     }
 
     /// Decoded mean expression (rows × genes) at the codes `z` (rows × K), evaluation mode.
-    public func decode(_ z: Matrix, scaleFactor: Double) -> Matrix {
+    public func decode(_ z: Matrix, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
         precondition(z.cols == latent)
+        let sideBuffers = evaluationBuffers(side)
         var out = Matrix(rows: z.rows, cols: genes)
         let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * latent)
         let ob = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
@@ -40,7 +43,7 @@ extension VAENetwork {
         while i < z.rows {
             let j = min(i + maxRows, z.rows), rows = j - i
             for r in 0..<rows { for c in 0..<latent { zb[r * latent + c] = T(z[i + r, c]) } }
-            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
+            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: rows))
             decodedMean(rows: rows, scaleFactor: scaleFactor, into: ob)
             for r in 0..<rows { for c in 0..<genes { out[i + r, c] = Float(ob[r * genes + c]) } }
             i = j
@@ -53,8 +56,9 @@ extension VAENetwork {
     /// change of each gene's natural parameter per unit of each latent, as both papers read them.
     /// For a deep decoder, the mean over cells of the Jacobian ∂(decoded mean)/∂z at the cells'
     /// posterior means, by forward-mode differentiation (K tangent passes per batch of cells).
-    public func loadings(at mean: Matrix, scaleFactor: Double) -> Matrix {
+    public func loadings(at mean: Matrix, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
         let k = latent, g = genes
+        let sideBuffers = evaluationBuffers(side)
         var out = Matrix(rows: g, cols: k)
         if decoder.specs.count == 1 {
             let w = parameters.values + decoder.w[0]          // K × (heads·G), row-major
@@ -80,7 +84,7 @@ extension VAENetwork {
         while i < mean.rows {
             let j = min(i + maxRows, mean.rows), rows = j - i
             for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
-            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng)
+            decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: rows))
             let y = decoder.output
             // Per cell and gene, what the decoded mean's derivative needs from y (computed once,
             // not once per latent): p(1 − p) for Bernoulli, ρ and the dropout probability for NB.

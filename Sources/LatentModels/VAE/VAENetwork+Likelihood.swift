@@ -11,7 +11,10 @@ extension VAENetwork {
     /// Zero counts skip the lgamma/digamma terms (they cancel exactly), which is most entries of
     /// single-cell data. ZINB adds dropout logits π: log p(0) = softplus(c − π) − softplus(−π)
     /// with c = θ·log(θ/(θ+μ)), and log p(x > 0) = −softplus(π) + log NB(x).
-    func reconstruction(target: UnsafePointer<T>, library: UnsafePointer<T>?, rows: Int, scale: T, backward: Bool) -> Double {
+    /// `groups` (per row, nil: all 0) picks each cell's row of a [groups × genes] dispersion
+    /// table (`--dispersion gene-batch`).
+    func reconstruction(target: UnsafePointer<T>, library: UnsafePointer<T>?, rows: Int, scale: T, backward: Bool,
+                        groups: UnsafePointer<Int>? = nil) -> Double {
         let g = genes
         let y = decoder.output
         let dy = decoder.outputGradient
@@ -23,13 +26,15 @@ extension VAENetwork {
         case .nb, .zinb:
             let zi = config.likelihood == .zinb
             let width = zi ? 2 * g : g
-            let t = parameters.values + logTheta
-            let dt = parameters.grads + logTheta
+            let t0 = parameters.values + logTheta
+            let dt0 = parameters.grads + logTheta
             let s = Double(scale)
             var total = 0.0
             var a = [Double](repeating: 0, count: g)
             for r in 0..<rows {
                 let row = y + r * width, x = target + r * g, drow = dy + r * width
+                let group = groups.map { $0[r] * g } ?? 0
+                let t = t0 + group, dt = dt0 + group
                 let lib = Double(library![r]), logLib = _log(lib)
                 let lse = logSumExp(row, g)
                 var sumA = 0.0

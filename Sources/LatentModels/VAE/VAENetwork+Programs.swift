@@ -57,6 +57,12 @@ extension VAENetwork {
     /// The decoder mask, latents × genes (1: allowed), when the model has one.
     public var decoderMask: [UInt8]? { maskState?.mask }
 
+    /// The latent terms a program decoder adds: HSIC between the free and the program latents.
+    public func programLatentTerms() -> [(term: any LatentTerm, weight: Double)] {
+        guard let prog = config.programs, prog.hsic > 0, prog.freeLatents > 0, prog.count > 0 else { return [] }
+        return [(HSICTerm(a: Array(prog.count..<latent), b: Array(0..<prog.count)), prog.hsic)]
+    }
+
     // MARK: gates
 
     /// Before the decoder's forward pass: draws the gates (training) or takes their deterministic
@@ -153,7 +159,13 @@ extension VAENetwork {
     /// lr·λ·P̄_p (group: 1/(RMS over the group of √v̂ + ε)), whose fixed points are the penalised
     /// problem's own: a weight stays 0 while |∂L/∂w| ≤ λ₁, a program while ‖∂L/∂w_p‖ ≤ λ.
     /// `adam` nil: the plain thresholds lr·λ (tests, and any optimiser without a metric).
-    public func proximalStep(lr: Double, adam: Adam<T>? = nil) {
+    ///
+    /// The group lasso's weight rises linearly from 0 over the first half of training
+    /// (`progress`, the fraction of epochs done): a program switched off before its latent has
+    /// learned to carry the program's signal never returns (its latent gets no reconstruction
+    /// gradient once its weights are 0), and at initialisation no latent carries any signal yet
+    /// (measured: 2 of 4 planted programs were switched off from the first epochs without it).
+    public func proximalStep(lr: Double, adam: Adam<T>? = nil, progress: Double = 1) {
         guard let s = maskState, let prog = config.programs else { return }
         let w = parameters.values + s.weight
         let useMetric = (adam?.step ?? 0) > 0
@@ -171,7 +183,8 @@ extension VAENetwork {
                 }
             }
         }
-        if prog.groupLasso > 0 {
+        let ramp = min(1, max(0, 2 * progress))
+        if prog.groupLasso > 0 && ramp > 0 {
             let rows = min(prog.count, s.rows)
             for r in 0..<rows {
                 // The group's scalar metric 1/(RMS of √v̂ + ε): a group Adam drives consistently
@@ -183,7 +196,7 @@ extension VAENetwork {
                     for c in 0..<s.width { ms += Double(v[s.weight + r * s.width + c]) }
                     p = 1 / ((ms / Double(s.width) / bc2).squareRoot() + eps)
                 }
-                Self.groupSoftThreshold(w + r * s.width, rows: 1, width: s.width, threshold: lr * prog.groupLasso * p)
+                Self.groupSoftThreshold(w + r * s.width, rows: 1, width: s.width, threshold: lr * prog.groupLasso * ramp * p)
             }
         }
     }

@@ -16,7 +16,20 @@ public struct StepTerms: Sendable, Equatable {
     public var dimKL = 0.0
     /// False when the TC estimate was skipped for this batch.
     public var hasTC = true
+    /// Further named terms of the loss (latent terms, parameter penalties), in the order they were
+    /// added; each is a mean over the batch's cells, unweighted. history.tsv prints one column each.
+    public var extra: [ExtraTerm] = []
     public init() {}
+}
+
+/// One named value of `StepTerms.extra`.
+public struct ExtraTerm: Sendable, Equatable {
+    public var name: String
+    public var value: Double
+    public init(name: String, value: Double) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// What the schedules set for one step: the KL weight (β·warm-up), the capacity C.
@@ -64,6 +77,11 @@ public final class VAENetwork<T: NetScalar> {
     var decoderWeights: [ParameterSet<T>.Tensor] = []
     /// FactorVAE's discriminator, when the objective is `factor`.
     public private(set) var discriminator: Discriminator<T>? = nil
+    // MARK: covariates
+    /// Where covariates enter (side inputs, per-batch dispersions); `.none` without covariates.
+    public let covariateShape: CovariateShape
+    /// Penalties on the latent code added to the loss with their weights (extension point 3).
+    public var latentTerms: [(term: any LatentTerm, weight: Double)] = []
     // MARK: programs
     /// The decoder's fixed mask and gates (VAENetwork+Programs.swift), nil without them.
     var maskState: DecoderMaskState<T>? = nil
@@ -71,8 +89,10 @@ public final class VAENetwork<T: NetScalar> {
 
     /// `decoderMask` (latents × genes, 1 = allowed) masks the decoder's last weight matrix
     /// (program decoders); nil for none.
-    public init(genes: Int, config: VAEParameters, datasetSize: Int, maxRows: Int, rng: inout SeededRNG, decoderMask: [UInt8]? = nil) {
+    public init(genes: Int, config: VAEParameters, datasetSize: Int, maxRows: Int, rng: inout SeededRNG,
+                covariates shape: CovariateShape = .none, decoderMask: [UInt8]? = nil) {
         self.config = config
+        self.covariateShape = shape
         self.genes = genes
         self.latent = config.latent
         self.datasetSize = datasetSize
@@ -81,22 +101,24 @@ public final class VAENetwork<T: NetScalar> {
         var enc: [LayerSpec] = []
         var width = genes
         for h in config.hidden {
-            enc.append(LayerSpec(inputs: width, outputs: h, activation: config.activation, batchNorm: config.batchNorm, dropout: config.dropout))
+            enc.append(LayerSpec(inputs: width, outputs: h, activation: config.activation, batchNorm: config.batchNorm, dropout: config.dropout,
+                                 sideInputs: enc.isEmpty ? shape.encoderSideInputs : 0))
             width = h
         }
-        enc.append(LayerSpec(inputs: width, outputs: 2 * k, activation: .identity))
+        enc.append(LayerSpec(inputs: width, outputs: 2 * k, activation: .identity, sideInputs: enc.isEmpty ? shape.encoderSideInputs : 0))
         encoder = DenseStack(enc, prefix: "encoder", maxRows: maxRows, parameters: parameters, rng: &rng)
         var dec: [LayerSpec] = []
         width = k
         for h in config.decoderHiddenSizes {
-            dec.append(LayerSpec(inputs: width, outputs: h, activation: config.activation, batchNorm: config.batchNorm, dropout: config.dropout))
+            dec.append(LayerSpec(inputs: width, outputs: h, activation: config.activation, batchNorm: config.batchNorm, dropout: config.dropout,
+                                 sideInputs: shape.sideInputs))
             width = h
         }
         let heads = config.likelihood == .zinb ? 2 : 1
-        dec.append(LayerSpec(inputs: width, outputs: heads * genes, activation: .identity))
+        dec.append(LayerSpec(inputs: width, outputs: heads * genes, activation: .identity, sideInputs: shape.sideInputs))
         decoder = DenseStack(dec, prefix: "decoder", maxRows: maxRows, parameters: parameters, rng: &rng)
         if config.likelihood == .nb || config.likelihood == .zinb {
-            logTheta = parameters.add("decoder.log_theta", shape: [genes], value: 0)
+            logTheta = parameters.add("decoder.log_theta", shape: shape.dispersionGroups > 1 ? [shape.dispersionGroups, genes] : [genes], value: 0)
         }
         decoderWeights = parameters.tensors.filter { $0.name.hasPrefix("decoder.") && $0.name.hasSuffix(".weight") && !$0.name.contains(".bn.") }
         eps = .allocate(capacity: maxRows * k)
@@ -120,12 +142,14 @@ public final class VAENetwork<T: NetScalar> {
     /// zeroing needed). With `sample` false, z = μ (deterministic evaluation). `estimateTC`
     /// false skips the minibatch TC estimate where it is only logged (objectives other than tc),
     /// an M²K cost.
+    /// `covariates` carries the batch's side inputs, dispersion groups and cell indices (see
+    /// `StepCovariates`); nil for a model without covariates.
     public func step(x: UnsafePointer<T>, target: UnsafePointer<T>, library: UnsafePointer<T>?, rows: Int,
                      weights: StepWeights, training: Bool, backward: Bool, sample: Bool = true,
-                     estimateTC: Bool = true, rng: inout SeededRNG) -> StepTerms {
+                     estimateTC: Bool = true, rng: inout SeededRNG, covariates: StepCovariates<T>? = nil) -> StepTerms {
         let k = latent
         var terms = StepTerms()
-        encoder.forward(x, rows: rows, parameters: parameters, training: training, rng: &rng)
+        encoder.forward(x, rows: rows, parameters: parameters, training: training, rng: &rng, side: covariates?.side)
         clampLogVariance(rows: rows)                 // VAENetwork+Numerics.swift
         let enc = encoder.output
         for r in 0..<rows {
@@ -137,11 +161,12 @@ public final class VAENetwork<T: NetScalar> {
             }
         }
         let gated = beginGatedDecoder(training: training, rng: &rng)      // MARK: programs
-        decoder.forward(UnsafePointer(z), rows: rows, parameters: parameters, training: training, rng: &rng)
+        decoder.forward(UnsafePointer(z), rows: rows, parameters: parameters, training: training, rng: &rng, side: covariates?.side)
         let scale = T(1) / T(rows)
-        if backward && logTheta >= 0 { (parameters.grads + logTheta).update(repeating: 0, count: genes) }
+        if backward && logTheta >= 0 { (parameters.grads + logTheta).update(repeating: 0, count: genes * covariateShape.dispersionGroups) }
         // Reconstruction: loss and dLoss/dOutput straight into the decoder's gradient buffer.
-        terms.recon = reconstruction(target: target, library: library, rows: rows, scale: scale, backward: backward)
+        terms.recon = reconstruction(target: target, library: library, rows: rows, scale: scale, backward: backward,
+                                     groups: covariates?.groups)
         var loss = terms.recon
 
         // Analytic KL per latent: ½(μ² + σ² − 1 − log σ²).
@@ -195,6 +220,7 @@ public final class VAENetwork<T: NetScalar> {
             terms.tc = tc
             loss += gamma * tc
         }
+        loss += latentTermsLoss(rows: rows, backward: backward, cells: covariates?.cells ?? [], terms: &terms, rng: &rng)
         if config.l1 > 0 {
             var s = 0.0
             for t in decoderWeights { for i in 0..<t.count { s += Double(abs(parameters.values[t.offset + i])) } }

@@ -134,6 +134,10 @@ public enum VAEStage {
     public static func historyTSV(_ history: [EpochRecord], objective: VAEParameters.Objective, latent k: Int) -> String {
         var s = "epoch\ttrain_loss\ttrain_recon\ttrain_kl\ttrain_tc\tval_loss\tval_recon\tval_kl\tbeta\tcapacity\tlr"
         for j in 0..<k { s += "\tkl_z\(j)" }
+        // Extra loss terms (latent terms, penalties): one column each, train_<name>, NA in an epoch without it.
+        var extraNames: [String] = []
+        for r in history { for e in r.train.extra where !extraNames.contains(e.name) { extraNames.append(e.name) } }
+        for name in extraNames { s += "\ttrain_\(name)" }
         s += "\n"
         func f(_ x: Double?) -> String { x.map { "\($0)" } ?? "NA" }
         for r in history {
@@ -143,6 +147,7 @@ public enum VAEStage {
             s += [String(r.epoch), f(r.train.loss), f(r.train.recon), f(r.train.kl), f(r.train.tc),
                   f(v?.loss), f(v?.recon), f(v?.kl), f(beta), f(cap), f(r.lr)].joined(separator: "\t")
             for j in 0..<k { s += "\t" + f(r.train.klPerLatent[j]) }
+            for name in extraNames { s += "\t" + f(r.train.extra.first { $0.name == name }?.value) }
             s += "\n"
         }
         return s
