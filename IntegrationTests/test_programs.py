@@ -28,14 +28,15 @@ def planted(tmp_path_factory):
 
 def train(d, norm, name, *extra):
     out = d / name
-    latent("vae", norm, "-o", out, "--programs", PROGENY, "--likelihood", "nb", "--epochs", 40, "--lr", 0.01,
-           "--batch-size", 64, "--validation", 0, "--threads", 1, "--seed", 1, "-q", *extra, check=True)
+    latent("vae", norm, "-o", out, "--programs", PROGENY, "--likelihood", "nb", "--batch-size", 64, "--validation", 0,
+           "--threads", 1, "--seed", 1, "-q", *extra, check=True)
     return out
 
 
 def test_planted_programs_stay_active_and_decoys_switch_off(planted):
     d, norm, planted_names = planted
-    out = train(d, norm, "lasso", "--group-lasso", 0.5, "--free-latents", 1)
+    # lr 0.003 × 100 epochs: at lr 0.01 × 40 the decoys had not yet let go (measured).
+    out = train(d, norm, "lasso", "--group-lasso", 2, "--free-latents", 1, "--hsic", 10, "--lr", 0.003, "--epochs", 100)
     a = ad.read_h5ad(out / "embedding.h5ad")
     u = a.uns["vae"]
     names = list(u["program_names"])
@@ -44,7 +45,7 @@ def test_planted_programs_stay_active_and_decoys_switch_off(planted):
     assert all(active[p] for p in planted_names), active
     decoys = [p for p in names if p not in planted_names]
     assert len(decoys) >= 8
-    assert sum(active[p] for p in decoys) <= 0.2 * len(decoys), active
+    assert sum(active[p] for p in decoys) <= 0.2 * len(decoys), active   # issue 15: ≥ 80 % of decoys off
     assert list(u["latent_names"]) == names + ["free_0"]
     assert a.obsm["X_vae"].shape[1] == len(names) + 1 == a.varm["vae_loadings"].shape[1]
 
@@ -70,8 +71,8 @@ def test_planted_programs_stay_active_and_decoys_switch_off(planted):
 
 def test_program_runs_repeat_to_the_byte_and_encode_reloads_the_mask(planted):
     d, norm, _ = planted
-    a = train(d, norm, "r1", "--group-lasso", 0.5, "--epochs", 5)
-    b = train(d, norm, "r2", "--group-lasso", 0.5, "--epochs", 5)
+    a = train(d, norm, "r1", "--group-lasso", 2, "--free-latents", 1, "--hsic", 10, "--epochs", 5)
+    b = train(d, norm, "r2", "--group-lasso", 2, "--free-latents", 1, "--hsic", 10, "--epochs", 5)
     for f in ["programs.tsv", "history.tsv", "programs_coverage.tsv"]:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
     ea, eb = ad.read_h5ad(a / "embedding.h5ad"), ad.read_h5ad(b / "embedding.h5ad")

@@ -161,9 +161,9 @@ final class VAEProgramTests: XCTestCase {
 
     /// Counts with planted programs, log-normalised input, and a GMT-like list: the planted
     /// programs and as many decoys (random genes outside every program) of the same size.
-    func planted(seed: UInt64) throws -> (x: MatrixData, counts: MatrixData, library: [Double], sets: [[Int]], planted: Int) {
+    func planted(seed: UInt64, genes: Int, programSize: Int) throws -> (x: MatrixData, counts: MatrixData, library: [Double], sets: [[Int]], planted: Int) {
         var p = Simulate.Parameters()
-        p.cells = 400; p.genes = 120; p.programs = 4; p.programSize = 12; p.effects = [1.5, 1.5, 1.5, 1.5]
+        p.cells = 400; p.genes = genes; p.programs = 4; p.programSize = programSize; p.effects = [1.5, 1.5, 1.5, 1.5]
         p.factorKind = .continuous
         var rng = SeededRNG(seed: seed)
         let sim = try Simulate.run(p, rng: &rng)
@@ -188,8 +188,8 @@ final class VAEProgramTests: XCTestCase {
         ProgramMask(names: sets.indices.map { "p\($0)" }, rows: sets, coverageTSV: "", notes: []).matrix(genes: genes, freeLatents: free)
     }
 
-    func trainPlanted(seed: UInt64, _ f: (inout VAEParameters) -> Void) throws -> (VAETrainer.Outcome<Float>, [UInt8], Int, [[Int]]) {
-        let d = try planted(seed: seed)
+    func trainPlanted(seed: UInt64, genes: Int = 120, programSize: Int = 12, _ f: (inout VAEParameters) -> Void) throws -> (VAETrainer.Outcome<Float>, [UInt8], Int, [[Int]]) {
+        let d = try planted(seed: seed, genes: genes, programSize: programSize)
         var c = VAEParameters()
         var g = ProgramDecoder()
         g.names = d.sets.indices.map { "p\($0)" }; g.freeLatents = 1
@@ -197,7 +197,8 @@ final class VAEProgramTests: XCTestCase {
         c.latent = d.sets.count + 1; c.hidden = [32]; c.decoder = .linear; c.likelihood = .nb
         c.epochs = 40; c.batchSize = 64; c.lr = 1e-2; c.validation = 0
         f(&c)
-        let m = programMask(d.sets, genes: d.x.cols, free: 1)
+        c.latent = d.sets.count + c.programs!.freeLatents
+        let m = programMask(d.sets, genes: d.x.cols, free: c.programs!.freeLatents)
         let o = try VAETrainer.train(Float.self, input: d.x, target: d.counts, library: d.library, config: c, seed: seed, decoderMask: m)
         return (o, m, d.planted, d.sets)
     }
@@ -227,14 +228,17 @@ final class VAEProgramTests: XCTestCase {
         XCTAssertLessThan(off.filter { u[$0] == 0 }.count, off.count / 2)
     }
 
-    /// Planted programs stay on, decoys are switched off by the group lasso.
+    /// Planted programs stay on, decoys are switched off by the group lasso. (A free latent can
+    /// take a planted program's place here even with HSIC; the CLI test checks free latents.)
     func testGroupLassoKeepsPlantedProgramsAndDropsDecoys() throws {
-        let (o, _, planted, sets) = try trainPlanted(seed: 3) { $0.programs!.groupLasso = 0.5 }
+        let (o, _, planted, sets) = try trainPlanted(seed: 3, genes: 300, programSize: 20) {
+            $0.programs!.groupLasso = 1; $0.programs!.freeLatents = 0; $0.lr = 3e-3; $0.epochs = 100
+        }
         let norms = o.network.decoderRowNorms()
         let active = (0..<sets.count).map { norms[$0] > 0 }
         XCTAssertEqual(Array(active.prefix(planted)), [Bool](repeating: true, count: planted), "norms \(norms)")
         let decoysOn = active.dropFirst(planted).filter { $0 }.count
-        XCTAssertLessThanOrEqual(decoysOn, 1, "norms \(norms)")
+        XCTAssertEqual(decoysOn, 0, "norms \(norms)")
     }
 
     func testProgramAndGateRunsRepeatToTheBit() throws {
