@@ -232,7 +232,7 @@ final class VAEProgramTests: XCTestCase {
     /// take a planted program's place here even with HSIC; the CLI test checks free latents.)
     func testGroupLassoKeepsPlantedProgramsAndDropsDecoys() throws {
         let (o, _, planted, sets) = try trainPlanted(seed: 3, genes: 300, programSize: 20) {
-            $0.programs!.groupLasso = 1; $0.programs!.freeLatents = 0; $0.lr = 3e-3; $0.epochs = 100
+            $0.programs!.groupLasso = 1; $0.programs!.freeLatents = 0; $0.lr = 3e-3; $0.epochs = 100; $0.hidden = [128]
         }
         let norms = o.network.decoderRowNorms()
         let active = (0..<sets.count).map { norms[$0] > 0 }
