@@ -5,7 +5,13 @@ latent separates the sexes (AUC >= 0.95), as PCA's best latent does.
     python Benchmarks/programs_real.py [--bin .build/release/latent] [--seeds 1 2 3]
 
 Prints one line per seed and writes Benchmarks/results/programs_real.tsv. Needs anndata, pandas,
-numpy, scikit-learn (the bench environment)."""
+numpy, scikit-learn (the bench environment).
+
+Measured (2 cores, shared host, 2026-12-05): 327 positional programs (>= 5 genes of the data) +
+2 free latents, Gaussian on log-normalised X, --batch-norm, 200 epochs: the CHRYQ program's latent
+separates sex with AUC 0.995 / 0.996 / 0.998 (seeds 1-3), ~55 s each. Without --batch-norm every
+latent collapsed (AUC 0.5, Gaussian and NB, ReLU and ELU): the first Adam steps over 10,101 inputs
+push every hidden unit of the encoder out of its working range."""
 import argparse
 import subprocess
 import sys
@@ -37,8 +43,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=str(ROOT / ".build" / "release" / "latent"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--epochs", type=int, default=300)
-    ap.add_argument("--extra", default="", help="more `latent vae` flags, space-separated")
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--extra", default="--likelihood gaussian --batch-norm", help="more `latent vae` flags, space-separated")
     args = ap.parse_args()
     ex = ROOT / "Examples" / "geuvadis"
     work = Path(tempfile.mkdtemp(prefix="programs_real_"))
@@ -54,7 +60,7 @@ def main():
         out = work / f"vae{seed}"
         t = time.time()
         sh(args.bin, "vae", work / "norm.h5ad", "-o", out, "--programs", "positional", "--gene-names", "symbol",
-           "--min-genes", 5, "--likelihood", "nb", "--free-latents", 2, "--epochs", args.epochs, "--batch-size", 32,
+           "--min-genes", 5, "--free-latents", 2, "--epochs", args.epochs, "--batch-size", 32,
            "--seed", seed, "--threads", 2, "-q", *args.extra.split())
         secs = time.time() - t
         e = ad.read_h5ad(out / "embedding.h5ad")
