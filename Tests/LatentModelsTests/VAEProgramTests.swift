@@ -104,7 +104,7 @@ final class VAEProgramTests: XCTestCase {
             c.gates = g
             check(c, decoderMask: nil) { net in
                 let t = net.parameters.tensor(named: "decoder.0.log_alpha")!
-                for i in 0..<t.count { net.parameters.values[t.offset + i] = 1.5 * sin(Double(3 * i + 1)) }
+                for i in 0..<t.count { net.parameters.values[t.offset + i] = 0.15 * sin(Double(3 * i + 1)) }   // log α/10
             }
         }
     }
@@ -112,7 +112,7 @@ final class VAEProgramTests: XCTestCase {
     func testGatesOnDeepDecoderAndProgramMaskTogether() {
         check(programConfig(.gaussian) { $0.gates = DecoderGates() }, decoderMask: mask) { net in
             let t = net.parameters.tensor(named: "decoder.0.log_alpha")!
-            for i in 0..<t.count { net.parameters.values[t.offset + i] = 1.2 * cos(Double(2 * i + 1)) }
+            for i in 0..<t.count { net.parameters.values[t.offset + i] = 0.12 * cos(Double(2 * i + 1)) }
         }
     }
 

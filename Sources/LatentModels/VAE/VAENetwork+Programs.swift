@@ -45,7 +45,8 @@ extension VAENetwork {
         let state = DecoderMaskState<T>(rows: spec.inputs, width: spec.outputs, genes: genes, mask: decoderMask,
                                         weight: decoder.w[last], gated: config.gates != nil)
         if let g = config.gates {
-            state.logAlpha = parameters.add("decoder.\(last).log_alpha", shape: [spec.inputs, spec.outputs], value: T(g.initialLogAlpha))
+            state.logAlpha = parameters.add("decoder.\(last).log_alpha", shape: [spec.inputs, spec.outputs],
+                                            value: T(g.initialLogAlpha / Self.logAlphaScale))
         }
         let w = parameters.values + state.weight
         if decoderMask != nil {
@@ -65,6 +66,12 @@ extension VAENetwork {
 
     // MARK: gates
 
+    /// log α is stored divided by this: Adam moves every parameter by about lr per step, and the
+    /// gates must travel several units of log α (open at +2, shut below −2.4) in a few hundred
+    /// steps (measured: with log α itself as the parameter, no gate closed at lr 0.003 × 700
+    /// steps, whatever the L0 weight).
+    static var logAlphaScale: Double { 10 }
+
     /// Before the decoder's forward pass: draws the gates (training) or takes their deterministic
     /// values (evaluation) and writes W ⊙ g over W, keeping W aside. Returns whether it did.
     func beginGatedDecoder(training: Bool, rng: inout SeededRNG) -> Bool {
@@ -73,7 +80,7 @@ extension VAENetwork {
         let w = parameters.values + s.weight, la = parameters.values + s.logAlpha
         let beta = cfg.temperature, lo = cfg.lower, span = cfg.upper - cfg.lower
         for i in 0..<n {
-            let a = Double(la[i])
+            let a = Self.logAlphaScale * Double(la[i])
             let sv: Double
             var slope: Double
             if training {
@@ -105,7 +112,7 @@ extension VAENetwork {
             let gw = parameters.grads + s.weight, ga = parameters.grads + s.logAlpha
             for i in 0..<n {
                 let d = gw[i]
-                ga[i] = d * w[i] * s.gateSlope[i]
+                ga[i] = d * w[i] * s.gateSlope[i] * T(Self.logAlphaScale)
                 gw[i] = d * s.gate[i]
             }
         }
@@ -119,9 +126,9 @@ extension VAENetwork {
         let la = parameters.values + s.logAlpha, ga = parameters.grads + s.logAlpha
         var total = 0.0
         for i in 0..<(s.rows * s.width) {
-            let p = logistic(Double(la[i]) - shift)
+            let p = logistic(Self.logAlphaScale * Double(la[i]) - shift)
             total += p
-            if backward { ga[i] += T(cfg.l0 * p * (1 - p)) }
+            if backward { ga[i] += T(cfg.l0 * p * (1 - p) * Self.logAlphaScale) }
         }
         return cfg.l0 * total
     }
@@ -130,7 +137,9 @@ extension VAENetwork {
     public func deterministicGates() -> [Double]? {
         guard let s = maskState, s.logAlpha >= 0, let cfg = config.gates else { return nil }
         let la = parameters.values + s.logAlpha
-        return (0..<(s.rows * s.width)).map { i in min(1, max(0, logistic(Double(la[i])) * (cfg.upper - cfg.lower) + cfg.lower)) }
+        return (0..<(s.rows * s.width)).map { i in
+            min(1, max(0, logistic(Self.logAlphaScale * Double(la[i])) * (cfg.upper - cfg.lower) + cfg.lower))
+        }
     }
 
     /// Multiplies W by the deterministic gates once training is over, so that every evaluation
