@@ -68,7 +68,7 @@ public struct ProgramSets: Sendable {
         let covered = inProgram.filter { $0 }.count
         out.notes.append("\(covered) of \(names.count) genes are in at least one kept program"
                          + (unmapped > 0 ? "; \(unmapped) have no symbol (unmapped IDs)" : "")
-                         + "; the other \(names.count - covered) load on free latents only")
+                         + "; the other \(names.count - covered) are in no program (only free latents can load on them)")
         let limit = maxGenes.map { "\(minGenes)–\($0)" } ?? "≥ \(minGenes)"
         out.notes.append("\(counts.kept) of \(sets.count) gene sets kept as programs (\(limit) genes of the data): \(counts.none) share no gene with the data, \(counts.small) too small, \(counts.large) too large")
         return out

@@ -165,7 +165,7 @@ struct VAETrainCommand: ParsableCommand {
             printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
         }
         let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
-        global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(latent) latents active")
+        global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(programs == nil ? "\(latent)" : "the") latents active")
         print(output)
     }
 }
