@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "CRuntime"),
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib", "CDeflate", "CRuntime"], swiftSettings: fast),
         .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
-        .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "LatentPreprocess", "CBLAS", "CKernels"], swiftSettings: fast),
+        .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "LatentPreprocess", "CBLAS", "CKernels"],
+                exclude: ["VAE/README-programs.md"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),
         .target(name: "LatentReport", dependencies: ["LatentCore", "LatentIO", "LatentModels"], swiftSettings: fast),
         .target(name: "LatentPipeline", dependencies: [

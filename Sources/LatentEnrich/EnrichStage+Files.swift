@@ -40,19 +40,26 @@ extension EnrichStage {
         } else {
             loadings = try Loadings.read(table: source.input)
         }
-        if source.geneNames == nil && GeneIDMap.looksLikeEnsembl(loadings.genes) {
-            guard let mapPath = source.idMap ?? Resources.geneSetsDirectory().map({ $0 + "/gene_id_map_human.tsv.gz" }) else {
-                throw LatentError.badInput(source.input, nil, "gene names are Ensembl IDs and no ID map was found", hint: "pass --id-map or --gene-names")
-            }
-            let map = try GeneIDMap.read(mapPath)
-            let symbols = map.symbols(for: loadings.genes)
-            notes.append("\(source.input): Ensembl IDs mapped to symbols for \(symbols.filter { !$0.isEmpty }.count) of \(symbols.count) genes")
-            loadings.genes = symbols
+        if source.geneNames == nil, let mapped = try ensemblSymbols(loadings.genes, idMap: source.idMap, file: source.input) {
+            notes.append(mapped.note)
+            loadings.genes = mapped.symbols
         }
         var sets: [GeneSet] = []
         for g in source.geneSets { sets += try GMT.read(try Resources.resolveGeneSets(g)) }
         var out = try run(loadings, sets: sets, p, seed: seed, threads: threads)
         out.notes = notes + out.notes.map { "\(source.input): \($0)" }
         return out
+    }
+
+    /// The names gene sets are matched against, when `genes` are Ensembl IDs: their symbols from
+    /// `idMap` (default: the shipped map), "" where unmapped; nil when they are not Ensembl IDs.
+    /// `latent enrich` and `latent vae --programs` both resolve names here.
+    public static func ensemblSymbols(_ genes: [String], idMap: String?, file: String) throws -> (symbols: [String], note: String)? {
+        guard GeneIDMap.looksLikeEnsembl(genes) else { return nil }
+        guard let mapPath = idMap ?? Resources.geneSetsDirectory().map({ $0 + "/gene_id_map_human.tsv.gz" }) else {
+            throw LatentError.badInput(file, nil, "gene names are Ensembl IDs and no ID map was found", hint: "pass --id-map or --gene-names")
+        }
+        let symbols = try GeneIDMap.read(mapPath).symbols(for: genes)
+        return (symbols, "\(file): Ensembl IDs mapped to symbols for \(symbols.filter { !$0.isEmpty }.count) of \(symbols.count) genes")
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LatentCore
 import LatentIO
 import LatentModels
+import LatentPipeline
 
 extension VAEParameters.Objective: ExpressibleByArgument {}
 extension VAEParameters.Likelihood: ExpressibleByArgument {}
@@ -29,6 +30,11 @@ struct SubspaceArgument: ExpressibleByArgument {
         subspace = CovariateParameters.Subspace(key: key, dims: d)
     }
 }
+
+extension ProgramDecoder.MaskKind: ExpressibleByArgument {}
+
+/// `--mask-decoder`: none, or hard-concrete L0 gates on the decoder's connections.
+enum MaskDecoder: String, ExpressibleByArgument, CaseIterable { case none, l0 }
 
 /// Comma-separated layer sizes; "none" (or empty) for no hidden layer.
 struct LayerSizes: ExpressibleByArgument {
@@ -81,6 +87,19 @@ struct VAETrainCommand: ParsableCommand {
         uns["vae"]["subspaces"] and ["latent_names"] say which coordinate is whose.
           latent vae norm.h5ad -o scvi/ --likelihood nb --batch-key obs/batch --dispersion gene-batch
           latent vae norm.h5ad -o sup/ --objective tc --batch-key obs/batch --subspace obs/cell_type:2
+          latent vae norm.h5ad -o prog/ --likelihood nb --programs progeny_top100 --free-latents 2 --group-lasso 1
+          latent vae norm.h5ad -o l0/ --decoder linear --mask-decoder l0 --l0 0.001
+
+        Program decoders (--programs GMT or a shipped name: go_bp, positional, progeny_top100, …): a \
+        linear decoder whose weights are masked by gene-set membership, one latent per program \
+        (sets with at least --min-genes genes of the data, matched as `latent enrich` matches: \
+        --gene-names, --id-map, --ignore-case) plus --free-latents unconstrained ones; --latent and \
+        --decoder are set from them. --mask hard keeps off-set weights at exactly 0; --mask soft \
+        lets them grow against an L1 proximal step (--mask-l1). --group-lasso switches whole \
+        programs off; uns["vae"]["program_active"] says which stayed on. Writes programs.tsv \
+        (per-program gene weights with an in-mask flag) and programs_coverage.tsv (sets kept or \
+        dropped, and why). --mask-decoder l0 learns a sparse decoder with hard-concrete gates \
+        (Louizos et al. 2018) and an expected-L0 penalty --l0; gates.tsv lists the open connections.
         """
     )
 
@@ -114,6 +133,21 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "Early stopping: epochs without a better validation loss (0: off).") var patience: Int = 0
     @Option(name: .customLong("active-threshold"), help: "A latent is active when its mean KL exceeds this (nats).") var activeThreshold: Double = 0.01
     @Option(name: .customLong("counts-layer"), help: "Layer with raw counts (nb, zinb).") var countsLayer: String = "counts"
+    // MARK: programs
+    @Option(help: "Gene-program decoder: a GMT file or shipped collection (go_bp, positional, progeny_top100, …).") var programs: String?
+    @Option(name: .customLong("min-genes"), help: "Programs: smallest gene set kept (genes of the data in it).") var minGenes: Int = 12
+    @Option(name: .customLong("max-genes"), help: "Programs: largest gene set kept (default: no limit).") var maxGenes: Int?
+    @Option(name: .customLong("free-latents"), help: "Programs: unconstrained latents beside the programs.") var freeLatents: Int = 0
+    @Option(help: "Programs: hard (off-set weights exactly 0) | soft (L1 proximal step, --mask-l1).") var mask: ProgramDecoder.MaskKind = .hard
+    @Option(name: .customLong("mask-l1"), help: "Programs, --mask soft: L1 weight on off-set decoder weights.") var maskL1: Double = 0
+    @Option(name: .customLong("group-lasso"), help: "Programs: group-lasso weight that switches whole programs off.") var groupLasso: Double = 0
+    @Option(help: "Programs: HSIC penalty keeping the free latents independent of the programs.") var hsic: Double = 0
+    @Option(name: .customLong("gene-names"), help: "Programs: var column with gene symbols to match the sets with.") var geneNames: String?
+    @Option(name: .customLong("id-map"), help: "Programs: Ensembl → symbol map (default: the shipped one).") var idMap: String?
+    @Flag(name: .customLong("ignore-case"), help: "Programs: match gene names case-insensitively.") var ignoreCase = false
+    @Option(name: .customLong("mask-decoder"), help: "none | l0 (hard-concrete gates on decoder connections).") var maskDecoder: MaskDecoder = .none
+    @Option(help: "--mask-decoder l0: weight of the expected-L0 penalty per open connection.") var l0: Double = 1e-3
+    // MARK: end programs
     @Flag(help: "Print read, train, embed and write times on stderr.") var timing = false
     // MARK: covariates
     @Option(name: .customLong("batch-key"), help: "obs/COL: the batch (categorical), given to the decoder (and encoder with --encode-covariates).") var batchKey: String?
@@ -149,25 +183,42 @@ struct VAETrainCommand: ParsableCommand {
         p.discriminatorHidden = discriminatorHidden.sizes; p.discriminatorLr = discriminatorLr; p.l1 = l1
         p.validation = validation; p.patience = patience; p.activeThreshold = activeThreshold; p.countsLayer = countsLayer
         p.covariates = covariateParameters
+        // MARK: programs
+        if let programs {
+            var g = ProgramDecoder()
+            g.source = programs; g.minGenes = minGenes; g.maxGenes = maxGenes; g.freeLatents = freeLatents
+            g.mask = mask; g.maskL1 = maskL1; g.groupLasso = groupLasso; g.hsic = hsic
+            p.programs = g
+            p.decoder = .linear
+        }
+        if maskDecoder == .l0 { var g = DecoderGates(); g.l0 = l0; p.gates = g }
+        // MARK: end programs
         return p
     }
 
     func validate() throws {
         if let problem = parameters.problems().first { throw ValidationError(problem) }
+        if programs == nil && (freeLatents != 0 || maskL1 != 0 || groupLasso != 0 || hsic != 0 || geneNames != nil) {
+            throw ValidationError("--free-latents, --mask-l1, --group-lasso, --hsic and --gene-names apply with --programs only")
+        }
     }
 
     func run() throws {
         let run = global.run
         let clock = Stopwatch()
+        let resolve = programs.map {
+            ProgramMask.resolver(source: $0, geneNames: geneNames, idMap: idMap, ignoreCase: ignoreCase,
+                                 minGenes: minGenes, maxGenes: maxGenes, file: input)
+        }
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
                                  toolVersion: LatentVersion.string, notes: global.note,
-                                 compression: compression.setting(threads: run.threads))
+                                 compression: compression.setting(threads: run.threads), programs: resolve)
         if timing {
             let t = s.timing
             printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
         }
         let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
-        global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(latent) latents active")
+        global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(programs == nil ? "\(latent)" : "the") latents active")
         print(output)
     }
 }

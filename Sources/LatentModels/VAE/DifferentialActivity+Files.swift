@@ -118,6 +118,19 @@ extension DifferentialActivity {
             }
             let index = Dictionary(uniqueKeysWithValues: cats.enumerated().map { ($1, $0) })
             return Grouping(column: name, categories: cats.map(String.init), labels: v.map { index[$0]! })
+        case .nullableBool(let b, let missing):
+            return Grouping(column: name, categories: ["False", "True"], labels: zip(b, missing).map { $1 ? -1 : ($0 ? 1 : 0) })
+        case .nullableString(let s, let missing):
+            let cats = Array(Set(zip(s, missing).filter { !$1 && !$0.isEmpty }.map(\.0))).sorted()
+            let index = Dictionary(uniqueKeysWithValues: cats.enumerated().map { ($1, $0) })
+            return Grouping(column: name, categories: cats, labels: zip(s, missing).map { $1 ? -1 : (index[$0] ?? -1) })
+        case .nullableInteger(let v, let missing, _):
+            let cats = Array(Set(zip(v, missing).filter { !$1 }.map(\.0))).sorted()
+            guard cats.count <= 1000 else {
+                throw LatentError.badInput(file, "obs/\(name)", "\(cats.count) distinct integers: not a grouping", hint: "give a categorical column")
+            }
+            let index = Dictionary(uniqueKeysWithValues: cats.enumerated().map { ($1, $0) })
+            return Grouping(column: name, categories: cats.map(String.init), labels: zip(v, missing).map { $1 ? -1 : index[$0]! })
         case .float32, .float64:
             throw LatentError.badInput(file, "obs/\(name)", "is continuous (\(col.typeName)); groups need a categorical, string, bool or integer column",
                                        hint: "cut it into categories first")

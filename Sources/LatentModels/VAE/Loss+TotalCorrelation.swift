@@ -23,9 +23,8 @@ extension VAENetwork {
         }
     }
 
-    /// The joint densities Σ_c L_ijc of all pairs come from two Double gemms of the expanded
-    /// square, Σ_c [hl_jc − ½μ_jc²/σ²_jc] + Σ_c z_ic·μ_jc/σ²_jc − ½Σ_c z_ic²/σ²_jc (Double, as
-    /// the expansion cancels). The per-latent terms are swept per sample i with the latent index
+    /// The joint densities Σ_c L_ijc of all pairs are summed directly in Double (M²K, no
+    /// expansion of the square: see below). The per-latent terms are swept per sample i with the latent index
     /// innermost (vectorised over c). The samples are split into contiguous ranges, one per
     /// thread, each accumulating its μ/log σ² gradients in its own buffer, added to dEnc in range
     /// order: the result depends on the thread count but not on scheduling.
@@ -52,22 +51,30 @@ extension VAENetwork {
                 halfLogVar[j * k + c] = T(-0.5 * log2pi) - lv / 2
             }
         }
-        // joint[i, j] = Σ_c L_ijc (M×M, Double).
-        let dbl = tcScratchDouble.buffer(4 * mk + m + m * m, of: Double.self)
-        let zD = dbl, zSq = dbl + mk, muIv = dbl + 2 * mk, ivD = dbl + 3 * mk, base = dbl + 4 * mk, joint = base + m
+        // joint[i, j] = Σ_c L_ijc (M×M, Double), summed term by term: the expanded square
+        // (z² − 2zμ + μ²)/σ² loses every digit once σ is small against |μ| (at log σ² = −40 and
+        // |μ| = 10 the cancellation error is ~10³ nats), which sent β-TCVAE training to NaN.
+        let dbl = tcScratchDouble.buffer(3 * mk + m + m * m, of: Double.self)
+        let zD = dbl, muD = dbl + mk, ivD = dbl + 2 * mk, base = dbl + 3 * mk, joint = base + m
         for j in 0..<m {
             var b = 0.0
             for c in 0..<k {
                 let e = j * k + c
-                let iv = Double(invVar[e]), u = Double(mu[e]), zz = Double(z[e])
-                ivD[e] = iv; muIv[e] = u * iv; zD[e] = zz; zSq[e] = zz * zz
-                b += Double(halfLogVar[e]) - 0.5 * u * u * iv
+                let lv = Double(enc[j * 2 * k + k + c])
+                ivD[e] = _exp(-lv); muD[e] = Double(mu[e]); zD[e] = Double(z[e])
+                b += -0.5 * (log2pi + lv)
             }
             base[j] = b
         }
-        for i in 0..<m { for j in 0..<m { joint[i * m + j] = base[j] } }
-        Double.gemm(false, true, m, m, k, 1, zD, k, muIv, k, 1, joint, m)
-        Double.gemm(false, true, m, m, k, -0.5, zSq, k, ivD, k, 1, joint, m)
+        for i in 0..<m {
+            let zi = zD + i * k, row = joint + i * m
+            for j in 0..<m {
+                let mj = muD + j * k, ij = ivD + j * k
+                var q = 0.0
+                for c in 0..<k { let d = zi[c] - mj[c]; q += d * d * ij[c] }
+                row[j] = base[j] - 0.5 * q
+            }
+        }
         let mss = config.tcSampling == .mss && m > 2
         let mm = Double(m - 1)
         let logMWS = -_log(n * Double(m))

@@ -100,7 +100,8 @@ public struct Adam<T: NetScalar> {
     public var epsilon: Double
     public private(set) var step = 0
     private var m: [T]
-    private var v: [T]
+    /// Second moments (read by the proximal steps of program decoders, which take Adam's metric).
+    public private(set) var v: [T]
 
     public init(count: Int, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
         self.beta1 = beta1

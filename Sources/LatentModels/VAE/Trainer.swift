@@ -84,7 +84,7 @@ public enum VAETrainer {
     public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
                                            config: VAEParameters, seed: UInt64, quiet: Bool = true,
                                            threads: Int = 1, file: String? = nil,
-                                           covariates: TrainingCovariates? = nil) throws -> Outcome<T> {
+                                           covariates: TrainingCovariates? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
         let n = input.rows, g = input.cols
         let root = SeededRNG(seed: seed)
         var split = root.stream(2)
@@ -100,8 +100,8 @@ public enum VAETrainer {
         let batch = min(config.batchSize, trainCells.count)
         var initRNG = root.stream(1)
         let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG,
-                                covariates: covariates?.shape ?? .none)
-        net.latentTerms = covariates?.terms ?? []
+                                covariates: covariates?.shape ?? .none, decoderMask: decoderMask)
+        net.latentTerms = (covariates?.terms ?? []) + net.programLatentTerms()      // MARK: programs (HSIC)
         let covariateBuffers = covariates.map { CovariateBuffers<T>(side: $0.side, groups: $0.groups, maxRows: batch) }
         net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
@@ -181,6 +181,7 @@ public enum VAETrainer {
                     if norm > clip { gradScale = clip / norm }
                 }
                 adam.update(net.parameters, lr: lr, gradScale: gradScale)
+                net.proximalStep(lr: lr, adam: adam, progress: Double(epoch) / Double(config.epochs))          // MARK: programs (soft mask L1, group lasso)
                 if let d = net.discriminator { d.train(z: UnsafePointer(net.z), rows: b.count, rng: &noise) }
                 accumulate(&sum, t, Double(b.count))
                 seen += Double(b.count)
@@ -220,6 +221,7 @@ public enum VAETrainer {
             net.encoder.runningMean = bestStats[0].0; net.encoder.runningVar = bestStats[0].1
             net.decoder.runningMean = bestStats[1].0; net.decoder.runningVar = bestStats[1].1
         } else if !useVal { bestEpoch = history.count }
+        net.foldGates()                              // MARK: programs (evaluation sees W ⊙ g)
         return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
                        trainCells: trainCells, validationCells: valCells)
     }

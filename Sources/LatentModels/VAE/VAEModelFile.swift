@@ -49,6 +49,9 @@ public struct VAEModelFile {
         f["scale_factor"] = .float64([scaleFactor], shape: [1])
         f["loadings"] = .float32(loadings.values, shape: [loadings.rows, loadings.cols])
         f["kl_per_latent"] = .float64(klPerLatent, shape: [klPerLatent.count])
+        if let m = network.decoderMask {          // MARK: programs (latents × genes, 1 = allowed)
+            f["programs/mask"] = .float32(m.map { Float($0) }, shape: [network.latent, network.genes])
+        }
         try f.write(to: path, compression: Compression(level: 4, threads: 1))
     }
 
@@ -86,7 +89,16 @@ public struct VAEModelFile {
                            dispersionGroups: params.covariates?.dispersion == .geneBatch ? d.batchCategories.count : 1)
         } ?? .none
         var rng = SeededRNG(seed: 0)
-        let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng, covariates: shape)
+        // MARK: programs
+        var decoderMask: [UInt8]? = nil
+        if params.programs != nil {
+            let (m, shape) = try f.floats("programs/mask", file: path)
+            guard shape == [params.latent, genes.count] else {
+                throw LatentError.badInput(path, "/programs/mask", "shape \(shape) is not latents × genes [\(params.latent), \(genes.count)] (damaged file)")
+            }
+            decoderMask = m.map { $0 != 0 ? 1 : 0 }
+        }
+        let net = VAENetwork<Float>(genes: genes.count, config: params, datasetSize: 1, maxRows: maxRows, rng: &rng, covariates: shape, decoderMask: decoderMask)
         for t in net.parameters.tensors {
             let (v, shape) = try f.floats("parameters/" + t.name, file: path)
             guard shape == t.shape else {

@@ -17,6 +17,7 @@ extension VAENetwork {
             let j = min(i + maxRows, n)
             source.gather(input, cells[i..<j], into: buf)
             encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: j - i))
+            clampLogVariance(rows: j - i)            // the log σ² training used
             let e = encoder.output
             for r in 0..<(j - i) {
                 for c in 0..<k {

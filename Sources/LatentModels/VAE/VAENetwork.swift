@@ -82,9 +82,15 @@ public final class VAENetwork<T: NetScalar> {
     public let covariateShape: CovariateShape
     /// Penalties on the latent code added to the loss with their weights (extension point 3).
     public var latentTerms: [(term: any LatentTerm, weight: Double)] = []
+    // MARK: programs
+    /// The decoder's fixed mask and gates (VAENetwork+Programs.swift), nil without them.
+    var maskState: DecoderMaskState<T>? = nil
+    // MARK: end programs
 
+    /// `decoderMask` (latents × genes, 1 = allowed) masks the decoder's last weight matrix
+    /// (program decoders); nil for none.
     public init(genes: Int, config: VAEParameters, datasetSize: Int, maxRows: Int, rng: inout SeededRNG,
-                covariates shape: CovariateShape = .none) {
+                covariates shape: CovariateShape = .none, decoderMask: [UInt8]? = nil) {
         self.config = config
         self.covariateShape = shape
         self.genes = genes
@@ -123,6 +129,7 @@ public final class VAENetwork<T: NetScalar> {
             discriminator = Discriminator(latent: k, hidden: config.discriminatorHidden, maxRows: maxRows,
                                           lr: config.discriminatorLr, rng: &rng)
         }
+        setUpDecoderMask(decoderMask)        // MARK: programs
     }
 
     deinit {
@@ -143,6 +150,7 @@ public final class VAENetwork<T: NetScalar> {
         let k = latent
         var terms = StepTerms()
         encoder.forward(x, rows: rows, parameters: parameters, training: training, rng: &rng, side: covariates?.side)
+        clampLogVariance(rows: rows)                 // VAENetwork+Numerics.swift
         let enc = encoder.output
         for r in 0..<rows {
             for j in 0..<k {
@@ -152,6 +160,7 @@ public final class VAENetwork<T: NetScalar> {
                 z[r * k + j] = mu + e * T.exp(lv / 2)
             }
         }
+        let gated = beginGatedDecoder(training: training, rng: &rng)      // MARK: programs
         decoder.forward(UnsafePointer(z), rows: rows, parameters: parameters, training: training, rng: &rng, side: covariates?.side)
         let scale = T(1) / T(rows)
         if backward && logTheta >= 0 { (parameters.grads + logTheta).update(repeating: 0, count: genes * covariateShape.dispersionGroups) }
@@ -177,6 +186,11 @@ public final class VAENetwork<T: NetScalar> {
             decoder.backward(parameters: parameters, inputGradient: dz, accumulate: false)
             dEnc.update(repeating: 0, count: rows * 2 * k)
         }
+        // MARK: programs
+        if gated { finishGatedDecoder(backward: backward) }
+        if backward { maskDecoderGradients() }
+        loss += gatePenalty(backward: backward)
+        // MARK: end programs
         let o = config.objective
         let gamma = config.effectiveGamma
         var klCoefficient = 0.0
@@ -234,6 +248,7 @@ public final class VAENetwork<T: NetScalar> {
                 dEnc[li] += g * eps[r * k + j] * T.exp(lv / 2) / 2 + kc * (T.exp(lv) - 1) / 2
             }
         }
+        maskClampedLogVarianceGradients(rows: rows)
         encoder.outputGradient.update(from: dEnc, count: rows * 2 * k)
         encoder.backward(parameters: parameters, inputGradient: nil, accumulate: false)
         return terms

@@ -68,6 +68,13 @@ public struct VAEParameters: Codable, Sendable, Equatable {
     /// Batch key, covariates, supervised subspaces (nil: none; see Covariates.swift).
     public var covariates: CovariateParameters? = nil
 
+    // MARK: programs
+    /// Gene-program decoder (`--programs`): a linear decoder masked by gene-set membership.
+    public var programs: ProgramDecoder? = nil
+    /// Learned sparse mask (`--mask-decoder l0`): hard-concrete gates on decoder connections.
+    public var gates: DecoderGates? = nil
+    // MARK: end programs
+
     public init() {}
 
     public var effectiveGamma: Double {
@@ -106,6 +113,14 @@ public struct VAEParameters: Codable, Sendable, Equatable {
         if !(discriminatorLr > 0) { p.append("--discriminator-lr must be positive") }
         // MARK: covariates
         if let c = covariates { p += c.problems(latent: latent, likelihood: likelihood) }
+        // MARK: programs
+        if let g = programs {
+            p += g.problems()
+            if decoder != .linear { p.append("--programs needs the linear decoder (--decoder linear)") }
+            if !g.names.isEmpty && latent != g.count + g.freeLatents { p.append("--latent must equal the programs plus --free-latents") }
+        }
+        if let g = gates { p += g.problems() }
+        // MARK: end programs
         return p
     }
 }

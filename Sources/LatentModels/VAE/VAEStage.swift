@@ -26,9 +26,13 @@ public enum VAEStage {
     public static let files = (model: "model.h5", embedding: "embedding.h5ad", history: "history.tsv")
 
     @discardableResult
-    public static func run(input: String, outputDirectory: String, parameters p: VAEParameters, options: RunOptions,
+    /// `programs` resolves `p.programs`' gene sets against the dataset (the caller brings the
+    /// gene-set matching, which lives above this module).
+    public static func run(input: String, outputDirectory: String, parameters: VAEParameters, options: RunOptions,
                            toolVersion: String = "unknown", notes: (String) -> Void = { _ in },
-                           compression: Compression = Compression()) throws -> Summary {
+                           compression: Compression = Compression(),
+                           programs resolve: ((Dataset) throws -> ProgramMask)? = nil) throws -> Summary {
+        var p = parameters
         if let problem = p.problems().first { throw LatentError.badInput(nil, nil, problem) }
         let clock = Stopwatch()
         var warnings: [String] = []
@@ -60,11 +64,15 @@ public enum VAEStage {
         }
         // MARK: covariates
         let covariates = try p.covariates.map { try CovariateRun($0, config: p, dataset: ds, file: input) }
+        // MARK: programs
+        let programMask = try preparePrograms(&p, dataset: ds, file: input, resolve: resolve, notes: notes)
+        let decoderMask = programMask?.matrix(genes: ds.nVars, freeLatents: p.programs?.freeLatents ?? 0)
+        // MARK: end programs
         Runtime.configureBLAS(threads: options.threads)
         let tRead = clock.lap()
         let outcome = try VAETrainer.train(Float.self, input: ds.X, target: target, library: library, config: p,
                                            seed: options.seed, quiet: options.quiet, threads: options.threads, file: input,
-                                           covariates: covariates?.training)
+                                           covariates: covariates?.training, decoderMask: decoderMask)
         let tTrain = clock.lap()
         let net = outcome.network
         let (mean, logvar) = net.encode(ds.X, side: covariates?.networkSide)
@@ -106,6 +114,7 @@ public enum VAEStage {
         if let v = last.validation { info["final_validation_loss"] = .double(v.loss) }
         // MARK: covariates
         if let covariates { for (key, value) in covariates.unsEntries(latent: k) { info[key] = value } }
+        let extraFiles = programOutputs(p, network: net, genes: ds.var.index, mask: programMask, info: &info)   // MARK: programs
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         info["parameters"] = .string(String(decoding: try enc.encode(p), as: UTF8.self))
@@ -116,6 +125,7 @@ public enum VAEStage {
         try writeDirectory(outputDirectory) { dir in
             try AtomicOutput.write(Data(historyTSV(outcome.history, objective: p.objective, latent: k).utf8), to: dir + "/" + files.history)
             try model.write(to: dir + "/" + files.model, toolVersion: toolVersion)
+            for f in extraFiles { try AtomicOutput.write(Data(f.text.utf8), to: dir + "/" + f.name) }   // MARK: programs
             // The embedding is mostly the input: its unchanged X, layers and annotations are carried
             // over as stored (see H5AD.write); only the new keys are compressed.
             var c = compression
