@@ -176,3 +176,17 @@ def test_shipped_hsmm_file_round_trips(tmp_path):
     pd.testing.assert_frame_equal(a.obs, b.obs)
     pd.testing.assert_frame_equal(a.var, b.var)
     assert b.uns["source"] == a.uns["source"]
+
+
+def test_none_in_uns_is_read_as_absent_not_as_garbage(tmp_path):
+    """scanpy's log1p leaves uns["log1p"]["base"] = None, which h5py stores as a dataset with a null
+    dataspace: it must not come back as whatever bytes a scalar read returns."""
+    a = ad.AnnData(X=np.random.default_rng(0).random((20, 8)).astype(np.float32))
+    a.uns["log1p"] = {"base": None}
+    a.uns["kept"] = 3.5
+    src, out = tmp_path / "in.h5ad", tmp_path / "out.h5ad"
+    a.write_h5ad(src)
+    latent("import", src, "-o", out, "-q", check=True)
+    b = ad.read_h5ad(out)
+    assert b.uns["kept"] == 3.5
+    assert b.uns.get("log1p", {}).get("base") is None

@@ -307,6 +307,8 @@ public enum H5AD {
                 }
             }
             let d = try g.dataset(key)
+            // None has no value to keep; a reader asking for the key gets nil, as anndata's None.
+            if d.isNull { return nil }
             let enc = try encoding(d)
             let shape = d.shape
             switch d.valueClass {

@@ -275,6 +275,15 @@ final class H5Dataset: H5Object {
 
     var elementCount: Int { shape.reduce(1, *) }
 
+    /// A dataset with a null dataspace holds no value at all (h5py writes Python's None so, e.g.
+    /// scanpy's `uns["log1p"]["base"]`); its rank reads as 0, like a scalar's, but reading it
+    /// would return whatever the buffer held.
+    var isNull: Bool {
+        let space = H5Dget_space(handle.id)
+        defer { H5Sclose(space) }
+        return H5Sget_simple_extent_type(space) == H5S_NULL
+    }
+
     var valueClass: H5ValueClass {
         let t = H5Dget_type(handle.id)
         defer { H5Tclose(t) }

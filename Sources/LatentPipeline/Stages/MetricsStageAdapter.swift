@@ -47,7 +47,7 @@ enum MetricsStageAdapter: StageAdapter {
                                                  unintegrated: c.optionalString("unintegrated"), subspaces: c.strings("subspaces"))
         var reference: Dataset?
         if let r = c.inputs["reference"] {
-            reference = try H5AD.read(r.path, warnings: &warnings)
+            reference = try StageIO.read(r, c)
         }
         var ip = Metrics.IntegrationParameters()
         ip.seed = c.seed
