@@ -167,3 +167,36 @@ void lk_tc_backward_f32(const float *restrict z, const float *restrict mu, const
         }
     }
 }
+
+// Dense-layer epilogues. The activation codes follow Activation's cases that need no
+// transcendental function (elu and softplus stay in Swift): 0 identity, 1 relu, 2 leaky relu
+// with slope 0.2. Rows are the outer loop and units the inner, so every loop vectorises over
+// units and each column sum adds the rows in order, as the plain loops do.
+
+void lk_bias_act_f32(float *z, const float *b, size_t rows, size_t o, int act) {
+    for (size_t r = 0; r < rows; r++) {
+        float *zr = z + r * o;
+        if (b) {
+            if (act == 1) for (size_t j = 0; j < o; j++) { float v = zr[j] + b[j]; zr[j] = v > 0 ? v : 0.0f; }
+            else if (act == 2) for (size_t j = 0; j < o; j++) { float v = zr[j] + b[j]; zr[j] = v > 0 ? v : 0.2f * v; }
+            else for (size_t j = 0; j < o; j++) zr[j] += b[j];
+        } else {
+            if (act == 1) for (size_t j = 0; j < o; j++) zr[j] = zr[j] > 0 ? zr[j] : 0.0f;
+            else if (act == 2) for (size_t j = 0; j < o; j++) zr[j] = zr[j] > 0 ? zr[j] : 0.2f * zr[j];
+        }
+    }
+}
+
+void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t rows, size_t o, int act,
+                         float *db, int accumulate) {
+    if (db && !accumulate) for (size_t j = 0; j < o; j++) db[j] = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        float *dr = d + r * o;
+        const float *yr = y + r * o;
+        if (mask) { const float *mr = mask + r * o; for (size_t j = 0; j < o; j++) dr[j] *= mr[j]; }
+        if (act == 1) for (size_t j = 0; j < o; j++) dr[j] *= yr[j] > 0 ? 1.0f : 0.0f;
+        else if (act == 2) for (size_t j = 0; j < o; j++) dr[j] *= yr[j] > 0 ? 1.0f : 0.2f;
+        // The row is still in L1 here: its bias gradient costs no second pass over memory.
+        if (db) for (size_t j = 0; j < o; j++) db[j] += dr[j];
+    }
+}

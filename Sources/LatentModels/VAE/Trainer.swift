@@ -101,6 +101,7 @@ public enum VAETrainer {
         let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG)
         net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
+        adam.threads = threads
         var noise = root.stream(3)
         let source = BatchSource<T>(input: input, target: target, library: library)
         let xbuf = UnsafeMutablePointer<T>.allocate(capacity: batch * g)
