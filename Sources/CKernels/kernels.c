@@ -5,6 +5,16 @@
 // result, and avoids log(1 + x) losing the low bits of tiny x (1 + 1e-10 is not exact in double).
 #define SMALL 1e-4f
 
+// The kernels that dominate a VAE step outside the matrix products get an AVX-512 clone, chosen
+// once at load time where the CPU has it (16 lanes: one register per row at K = 16 latents);
+// every other machine runs the AVX2 build. Each lane computes the same operations in the same
+// order in both, so the clones agree to the bit.
+#if defined(__x86_64__) && defined(__linux__)
+#define LK_WIDE __attribute__((target_clones("avx512f", "default")))
+#else
+#define LK_WIDE
+#endif
+
 // e^x in float, inline so loops over it vectorise without libmvec: glibc's vector expf sends
 // every lane outside its fast range (x < -87.3, common: far-apart densities, saturated logits)
 // to the scalar expf one lane at a time. Cody–Waite reduction x = k·ln2 + r and Cephes' degree-6
@@ -94,7 +104,8 @@ double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, 
         float e = lk_expf(-a);
         float sp = (v > 0 ? v : 0.0f) + logf(1.0f + e);   // log1pf has no vector version; e ≤ 1, so 1 + e loses < 1e-7 absolute
         total += (double)(sp - t[i] * v);
-        float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        float q = 1.0f / (1.0f + e);                       // one division for both signs
+        float s = v >= 0 ? q : e * q;
         grad[i] = scale * (s - t[i]);
     }
     return total;
@@ -111,6 +122,7 @@ double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, flo
     return total;
 }
 
+LK_WIDE
 void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
                  float step_size, float inv_sqrt_bc2, float eps, float grad_scale) {
     const float c1 = 1.0f - b1, c2 = 1.0f - b2;
@@ -124,6 +136,7 @@ void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b
     }
 }
 
+LK_WIDE
 void lk_tc_densities_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
                          const float *restrict hl, const float *restrict w, size_t m, size_t k,
                          float *restrict e, float *restrict max_k, float *restrict sum_k) {
@@ -149,6 +162,7 @@ void lk_tc_densities_f32(const float *restrict z, const float *restrict mu, cons
     }
 }
 
+LK_WIDE
 void lk_tc_backward_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
                         const float *restrict qa, const float *restrict rk, const float *restrict e,
                         size_t m, size_t k, float *restrict grad, float *restrict dz) {
