@@ -8,7 +8,8 @@
 // The kernels that dominate a VAE step outside the matrix products get an AVX-512 clone, chosen
 // once at load time where the CPU has it (16 lanes: one register per row at K = 16 latents);
 // every other machine runs the AVX2 build. Each lane computes the same operations in the same
-// order in both, so the clones agree to the bit.
+// order in both, so the element-wise results agree to the bit; a loss total, summed across lanes,
+// may differ in its last bits between the two (on one machine it is always the same clone).
 #if defined(__x86_64__) && defined(__linux__)
 #define LK_WIDE __attribute__((target_clones("avx512f", "default")))
 #else
@@ -96,6 +97,7 @@ void lk_sigmoid_f32(const float *x, float *out, size_t n) {
 // The sums are reassociated so that the loops vectorise; the order is fixed at compile time, so
 // results still repeat exactly.
 // softplus(y) - t*y written as max(y, 0) - t*y + log1p(exp(-|y|)): no overflow for large |y|.
+LK_WIDE
 double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, float scale) {
 #pragma clang fp reassociate(on)
     double total = 0;
