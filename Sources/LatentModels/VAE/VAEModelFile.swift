@@ -45,8 +45,8 @@ public struct VAEModelFile {
         f["scale_factor"] = .float64([scaleFactor], shape: [1])
         f["loadings"] = .float32(loadings.values, shape: [loadings.rows, loadings.cols])
         f["kl_per_latent"] = .float64(klPerLatent, shape: [klPerLatent.count])
-        // Uncompressed: trained float32 weights are close to incompressible (gzip level 4 saved
-        // under 10 % of a 4.4 MB model, deflating it on one core), so the write is a plain copy.
+        // Uncompressed: trained float32 weights barely deflate (gzip level 4 saved 14 % of the
+        // 4.6 MB model of a 2,000-gene 256-128-16 VAE, on one core), so the write is a plain copy.
         try f.write(to: path, compression: .none)
     }
 
