@@ -5,6 +5,17 @@
 // result, and avoids log(1 + x) losing the low bits of tiny x (1 + 1e-10 is not exact in double).
 #define SMALL 1e-4f
 
+// The kernels that dominate a VAE step outside the matrix products get an AVX-512 clone, chosen
+// once at load time where the CPU has it (16 lanes: one register per row at K = 16 latents);
+// every other machine runs the AVX2 build. Each lane computes the same operations in the same
+// order in both, so the element-wise results agree to the bit; a loss total, summed across lanes,
+// may differ in its last bits between the two (on one machine it is always the same clone).
+#if defined(__x86_64__) && defined(__linux__)
+#define LK_WIDE __attribute__((target_clones("avx512f", "default")))
+#else
+#define LK_WIDE
+#endif
+
 // e^x in float, inline so loops over it vectorise without libmvec: glibc's vector expf sends
 // every lane outside its fast range (x < -87.3, common: far-apart densities, saturated logits)
 // to the scalar expf one lane at a time. Cody–Waite reduction x = k·ln2 + r and Cephes' degree-6
@@ -86,6 +97,7 @@ void lk_sigmoid_f32(const float *x, float *out, size_t n) {
 // The sums are reassociated so that the loops vectorise; the order is fixed at compile time, so
 // results still repeat exactly.
 // softplus(y) - t*y written as max(y, 0) - t*y + log1p(exp(-|y|)): no overflow for large |y|.
+LK_WIDE
 double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, float scale) {
 #pragma clang fp reassociate(on)
     double total = 0;
@@ -94,7 +106,8 @@ double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, 
         float e = lk_expf(-a);
         float sp = (v > 0 ? v : 0.0f) + logf(1.0f + e);   // log1pf has no vector version; e ≤ 1, so 1 + e loses < 1e-7 absolute
         total += (double)(sp - t[i] * v);
-        float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        float q = 1.0f / (1.0f + e);                       // one division for both signs
+        float s = v >= 0 ? q : e * q;
         grad[i] = scale * (s - t[i]);
     }
     return total;
@@ -111,6 +124,7 @@ double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, flo
     return total;
 }
 
+LK_WIDE
 void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
                  float step_size, float inv_sqrt_bc2, float eps, float grad_scale) {
     const float c1 = 1.0f - b1, c2 = 1.0f - b2;
@@ -124,6 +138,7 @@ void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b
     }
 }
 
+LK_WIDE
 void lk_tc_densities_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
                          const float *restrict hl, const float *restrict w, size_t m, size_t k,
                          float *restrict e, float *restrict max_k, float *restrict sum_k) {
@@ -149,6 +164,7 @@ void lk_tc_densities_f32(const float *restrict z, const float *restrict mu, cons
     }
 }
 
+LK_WIDE
 void lk_tc_backward_f32(const float *restrict z, const float *restrict mu, const float *restrict iv,
                         const float *restrict qa, const float *restrict rk, const float *restrict e,
                         size_t m, size_t k, float *restrict grad, float *restrict dz) {
@@ -165,5 +181,38 @@ void lk_tc_backward_f32(const float *restrict z, const float *restrict mu, const
             dmu[c] += cu;
             dlv[c] += coef * (u * d - 1.0f) * 0.5f;
         }
+    }
+}
+
+// Dense-layer epilogues. The activation codes follow Activation's cases that need no
+// transcendental function (elu and softplus stay in Swift): 0 identity, 1 relu, 2 leaky relu
+// with slope 0.2. Rows are the outer loop and units the inner, so every loop vectorises over
+// units and each column sum adds the rows in order, as the plain loops do.
+
+void lk_bias_act_f32(float *z, const float *b, size_t rows, size_t o, int act) {
+    for (size_t r = 0; r < rows; r++) {
+        float *zr = z + r * o;
+        if (b) {
+            if (act == 1) for (size_t j = 0; j < o; j++) { float v = zr[j] + b[j]; zr[j] = v > 0 ? v : 0.0f; }
+            else if (act == 2) for (size_t j = 0; j < o; j++) { float v = zr[j] + b[j]; zr[j] = v > 0 ? v : 0.2f * v; }
+            else for (size_t j = 0; j < o; j++) zr[j] += b[j];
+        } else {
+            if (act == 1) for (size_t j = 0; j < o; j++) zr[j] = zr[j] > 0 ? zr[j] : 0.0f;
+            else if (act == 2) for (size_t j = 0; j < o; j++) zr[j] = zr[j] > 0 ? zr[j] : 0.2f * zr[j];
+        }
+    }
+}
+
+void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t rows, size_t o, int act,
+                         float *db, int accumulate) {
+    if (db && !accumulate) for (size_t j = 0; j < o; j++) db[j] = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        float *dr = d + r * o;
+        const float *yr = y + r * o;
+        if (mask) { const float *mr = mask + r * o; for (size_t j = 0; j < o; j++) dr[j] *= mr[j]; }
+        if (act == 1) for (size_t j = 0; j < o; j++) dr[j] *= yr[j] > 0 ? 1.0f : 0.0f;
+        else if (act == 2) for (size_t j = 0; j < o; j++) dr[j] *= yr[j] > 0 ? 1.0f : 0.2f;
+        // The row is still in L1 here: its bias gradient costs no second pass over memory.
+        if (db) for (size_t j = 0; j < o; j++) db[j] += dr[j];
     }
 }

@@ -248,3 +248,111 @@ final class VAEFloatPathTests: XCTestCase {
         }
     }
 }
+
+/// The dense layers' fused epilogues: the Float C kernels against their plain Swift twin run in
+/// Double, and the loadings' slope products against the tangent passes.
+final class DenseEpilogueTests: XCTestCase {
+    func testFloatEpiloguesMatchDoubleTwin() {
+        let rows = 7, o = 37                       // 37: a vector body and a scalar tail
+        var rng = SeededRNG(seed: 21)
+        let z = (0..<(rows * o)).map { _ in Float(rng.normal()) }
+        let bias = (0..<o).map { _ in Float(rng.normal()) }
+        let d = (0..<(rows * o)).map { _ in Float(rng.normal()) }
+        let mask = (0..<(rows * o)).map { _ in rng.uniform() < 0.7 ? Float(1 / 0.7) : 0 }
+        let db0 = (0..<o).map { _ in Float(rng.normal()) }
+        for f in [Activation.identity, .relu, .leakyRelu] {
+            for withBias in [true, false] {
+                var yf = z, yd = z.map(Double.init)
+                let bd = bias.map(Double.init)
+                yf.withUnsafeMutableBufferPointer { y in bias.withUnsafeBufferPointer { b in
+                    f.forward(y.baseAddress!, bias: withBias ? b.baseAddress! : nil, rows: rows, outputs: o) } }
+                yd.withUnsafeMutableBufferPointer { y in bd.withUnsafeBufferPointer { b in
+                    f.forward(y.baseAddress!, bias: withBias ? b.baseAddress! : nil, rows: rows, outputs: o) } }
+                for i in 0..<(rows * o) {
+                    XCTAssertEqual(Double(yf[i]), yd[i], accuracy: 1e-6 * max(1, abs(yd[i])), "\(f) forward [\(i)]")
+                }
+                for (useMask, accumulate) in [(false, false), (true, true), (true, false)] {
+                    var df = d, dd = d.map(Double.init), dbf = db0, dbd = db0.map(Double.init)
+                    let md = mask.map(Double.init)
+                    df.withUnsafeMutableBufferPointer { dp in yf.withUnsafeBufferPointer { yp in mask.withUnsafeBufferPointer { mp in
+                        dbf.withUnsafeMutableBufferPointer { bp in
+                            f.backward(dp.baseAddress!, output: yp.baseAddress!, mask: useMask ? mp.baseAddress! : nil, rows: rows, outputs: o,
+                                       biasGradient: bp.baseAddress!, accumulate: accumulate) } } } }
+                    dd.withUnsafeMutableBufferPointer { dp in yd.withUnsafeBufferPointer { yp in md.withUnsafeBufferPointer { mp in
+                        dbd.withUnsafeMutableBufferPointer { bp in
+                            f.backward(dp.baseAddress!, output: yp.baseAddress!, mask: useMask ? mp.baseAddress! : nil, rows: rows, outputs: o,
+                                       biasGradient: bp.baseAddress!, accumulate: accumulate) } } } }
+                    for i in 0..<(rows * o) {
+                        XCTAssertEqual(Double(df[i]), dd[i], accuracy: 1e-6 * max(1, abs(dd[i])), "\(f) backward [\(i)]")
+                    }
+                    for j in 0..<o {
+                        XCTAssertEqual(Double(dbf[j]), dbd[j], accuracy: 1e-5 * max(1, abs(dbd[j])), "\(f) bias gradient [\(j)]")
+                        // The bias gradient is the column sum of d (plus the old value when accumulating).
+                        let col = (0..<rows).reduce(accumulate ? Double(db0[j]) : 0) { $0 + dd[$1 * o + j] }
+                        XCTAssertEqual(dbd[j], col, accuracy: 1e-12 * max(1, abs(col)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// One training step of a Float network (the C epilogues) against a Double one (the Swift
+    /// loops) with the same weights, data and noise: dropout, batch norm and each kernel's
+    /// activation.
+    func testFloatStepMatchesDoubleStep() {
+        let genes = 9, rows = 12
+        for (act, bn, dropout) in [(Activation.relu, false, 0.0), (.leakyRelu, true, 0.25), (.elu, false, 0.2)] {
+            var cfg = VAEParameters()
+            cfg.latent = 3; cfg.hidden = [8, 6]; cfg.activation = act; cfg.batchNorm = bn; cfg.dropout = dropout
+            var r1 = SeededRNG(seed: 5), r2 = SeededRNG(seed: 5)
+            let f = VAENetwork<Float>(genes: genes, config: cfg, datasetSize: 100, maxRows: rows, rng: &r1)
+            let d = VAENetwork<Double>(genes: genes, config: cfg, datasetSize: 100, maxRows: rows, rng: &r2)
+            for i in 0..<f.parameters.count { d.parameters.values[i] = Double(f.parameters.values[i]) }
+            var data = SeededRNG(seed: 8)
+            let x = (0..<(rows * genes)).map { _ in Float(log1p(Double(data.poisson(2)))) }
+            let xd = x.map(Double.init)
+            var n1 = SeededRNG(seed: 4), n2 = SeededRNG(seed: 4)
+            let w = StepWeights(klWeight: 1, capacity: 0)
+            let tf = x.withUnsafeBufferPointer { f.step(x: $0.baseAddress!, target: $0.baseAddress!, library: nil, rows: rows, weights: w, training: true, backward: true, rng: &n1) }
+            let td = xd.withUnsafeBufferPointer { d.step(x: $0.baseAddress!, target: $0.baseAddress!, library: nil, rows: rows, weights: w, training: true, backward: true, rng: &n2) }
+            XCTAssertEqual(tf.loss, td.loss, accuracy: 1e-4 * max(1, abs(td.loss)), "\(act) loss")
+            var worst = 0.0, scale = 0.0
+            for i in 0..<d.parameters.count {
+                worst = max(worst, abs(Double(f.parameters.grads[i]) - d.parameters.grads[i]))
+                scale = max(scale, abs(d.parameters.grads[i]))
+            }
+            XCTAssertGreaterThan(scale, 0)
+            XCTAssertLessThan(worst, 1e-4 * scale, "\(act): gradients of the Float path differ from the Double path's")
+        }
+    }
+
+    /// The loadings of a Gaussian decoder with one or two hidden layers come from slope products;
+    /// they must equal the tangent passes' (which the finite-difference test checks).
+    func testSlopeProductLoadingsMatchTangentPasses() {
+        let genes = 7, rows = 6
+        for hidden in [[5], [5, 4]] {
+            for (act, bn) in [(Activation.relu, false), (.elu, true), (.softplus, false)] {
+                var cfg = VAEParameters()
+                cfg.latent = 3; cfg.hidden = hidden; cfg.activation = act; cfg.batchNorm = bn
+                var rng = SeededRNG(seed: 12)
+                let net = VAENetwork<Double>(genes: genes, config: cfg, datasetSize: 50, maxRows: 4, rng: &rng)
+                for l in net.decoder.runningVar.indices where bn {
+                    for j in net.decoder.runningVar[l].indices {
+                        net.decoder.runningVar[l][j] = 0.5 + rng.uniform()
+                        net.decoder.runningMean[l][j] = rng.normal() * 0.3
+                    }
+                }
+                var mean = Matrix(rows: rows, cols: 3)          // 6 cells in batches of 4: a short last batch
+                for i in mean.values.indices { mean.values[i] = Float(rng.normal()) }
+                let fast = net.loadings(at: mean, scaleFactor: 1, pairwise: true)
+                let slow = net.loadings(at: mean, scaleFactor: 1, pairwise: false)
+                var largest: Float = 0
+                for i in fast.values.indices {
+                    XCTAssertEqual(fast.values[i], slow.values[i], accuracy: 1e-6 * max(1, abs(slow.values[i])), "\(hidden) \(act) [\(i)]")
+                    largest = max(largest, abs(slow.values[i]))
+                }
+                XCTAssertGreaterThan(largest, 1e-3)
+            }
+        }
+    }
+}

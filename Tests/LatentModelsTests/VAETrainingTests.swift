@@ -148,3 +148,46 @@ final class FloatKernelTests: XCTestCase {
         }
     }
 }
+
+/// The Bernoulli loss and Adam kernels (Float, vectorised, Adam split over threads) against
+/// their Double twins.
+final class TrainingKernelTests: XCTestCase {
+    func testBernoulliLossMatchesDouble() {
+        let y: [Float] = stride(from: -40, through: 40, by: 0.0731).map { Float($0) }
+        var rng = SeededRNG(seed: 6)
+        let t = y.map { _ in Float(rng.uniform()) }
+        var gf = [Float](repeating: 0, count: y.count), gd = [Double](repeating: 0, count: y.count)
+        let lf = y.withUnsafeBufferPointer { yp in t.withUnsafeBufferPointer { tp in gf.withUnsafeMutableBufferPointer {
+            Float.bernoulliLoss(yp.baseAddress!, tp.baseAddress!, $0.baseAddress!, y.count, 0.5) } } }
+        let yd = y.map(Double.init), td = t.map(Double.init)
+        let ld = yd.withUnsafeBufferPointer { yp in td.withUnsafeBufferPointer { tp in gd.withUnsafeMutableBufferPointer {
+            Double.bernoulliLoss(yp.baseAddress!, tp.baseAddress!, $0.baseAddress!, y.count, 0.5) } } }
+        XCTAssertEqual(lf, ld, accuracy: 1e-6 * abs(ld))
+        for i in y.indices { XCTAssertEqual(Double(gf[i]), gd[i], accuracy: 1e-7, "gradient at y = \(y[i])") }
+    }
+
+    func testAdamOverThreadsMatchesOneThreadAndDouble() {
+        let n = 300_001                                   // split in two blocks, with a ragged end
+        func run<T: NetScalar>(_: T.Type, threads: Int) -> [T] {
+            let p = ParameterSet<T>()
+            var rng = SeededRNG(seed: 2)
+            p.add("w", shape: [n], bound: 1, rng: &rng)
+            var adam = Adam<T>(count: n)
+            adam.threads = threads
+            for s in 0..<3 {
+                for i in 0..<n { p.grads[i] = T(sin(Double(i % 977) + Double(s))) }
+                adam.update(p, lr: 1e-2, gradScale: 0.5)
+            }
+            return p.allValues
+        }
+        let one = run(Float.self, threads: 1), two = run(Float.self, threads: 2), d = run(Double.self, threads: 1)
+        XCTAssertEqual(one, two)
+        var worst = 0.0
+        for i in 0..<n { worst = max(worst, abs(Double(two[i]) - d[i])) }
+        XCTAssertLessThan(worst, 1e-6)
+        // The steps moved the weights (from their ±1 draws: the same stream as `add`'s).
+        var start = SeededRNG(seed: 2)
+        let initial = (0..<6).map { _ in 2 * start.uniform() - 1 }
+        XCTAssertGreaterThan(abs(d[5] - initial[5]), 1e-3)
+    }
+}

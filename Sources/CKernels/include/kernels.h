@@ -42,4 +42,11 @@ void lk_tc_densities_f32(const float *z, const float *mu, const float *iv, const
 // and dlv are rows of stride 2k (dlv = dmu + k).
 void lk_tc_backward_f32(const float *z, const float *mu, const float *iv, const float *qa,
                         const float *rk, const float *e, size_t m, size_t k, float *grad, float *dz);
+// Dense-layer epilogues over rows × o row-major buffers; act: 0 identity, 1 relu, 2 leaky relu
+// (slope 0.2). Forward: z = act(z + b) per row, in place (b NULL: z = act(z)). Backward: d *= mask (when given),
+// d *= act'(y) from the layer's output y, then db[j] += Σ_rows d (set instead with accumulate 0;
+// skipped when db is NULL), the rows added in order.
+void lk_bias_act_f32(float *z, const float *b, size_t rows, size_t o, int act);
+void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t rows, size_t o, int act,
+                         float *db, int accumulate);
 #endif

@@ -45,8 +45,9 @@ public final class DenseStack<T: NetScalar> {
     public var bnMomentum: T = T(0.1)
     public var bnEpsilon: T = T(1e-5)
 
-    // Per layer: z (linear output, or BN output when BN is on), act (after the activation),
-    // out (after dropout; the same buffer as act when there is none), xhat, mean, invstd, mask.
+    // Per layer: z (linear output, or BN output when BN is on), act (after the activation: the
+    // same buffer as z, the activation runs in place, as nothing reads z afterwards), out (after
+    // dropout; the same buffer as act when there is none), xhat, mean, invstd, mask.
     var lin: [UnsafeMutablePointer<T>] = []
     var act: [UnsafeMutablePointer<T>] = []
     var out: [UnsafeMutablePointer<T>] = []
@@ -77,7 +78,7 @@ public final class DenseStack<T: NetScalar> {
             runningVar.append([T](repeating: 1, count: s.batchNorm ? s.outputs : 0))
             let n = maxRows * s.outputs
             lin.append(.allocate(capacity: n))
-            act.append(.allocate(capacity: n))
+            act.append(lin[l])
             grad.append(.allocate(capacity: n))
             if s.dropout > 0 {
                 out.append(.allocate(capacity: n)); mask.append(.allocate(capacity: n)); ownsOut.append(true)
@@ -92,7 +93,7 @@ public final class DenseStack<T: NetScalar> {
 
     deinit {
         for l in specs.indices {
-            lin[l].deallocate(); act[l].deallocate(); grad[l].deallocate()
+            lin[l].deallocate(); grad[l].deallocate()
             if ownsOut[l] { out[l].deallocate(); mask[l]!.deallocate() }
             xhat[l]?.deallocate(); invstd[l]?.deallocate()
         }
@@ -116,15 +117,18 @@ public final class DenseStack<T: NetScalar> {
         var x = input
         for (l, s) in specs.enumerated() {
             let o = s.outputs, z = lin[l]
-            let bias = p.values + b[l]
-            for r in 0..<rows { (z + r * o).update(from: bias, count: o) }
-            T.gemm(false, false, rows, o, s.inputs, 1, x, s.inputs, p.values + w[l], o, 1, z, o)
+            let bias = UnsafePointer(p.values + b[l])
+            // The bias and the activation in one pass after the product (z and act share memory).
+            T.gemm(false, false, rows, o, s.inputs, 1, x, s.inputs, p.values + w[l], o, 0, z, o)
             if s.sideInputs > 0 { sideForward(l, rows: rows, into: z, parameters: p) }
-            if s.batchNorm { batchNormForward(l, rows: rows, p: p, training: training) }
             let a = act[l]
             let f = s.activation
-            if f == .identity { a.update(from: z, count: rows * o) } else {
-                for i in 0..<(rows * o) { a[i] = f.apply(z[i]) }
+            if s.batchNorm {
+                Activation.identity.forward(z, bias: bias, rows: rows, outputs: o)
+                batchNormForward(l, rows: rows, p: p, training: training)
+                f.forward(a, bias: nil, rows: rows, outputs: o)
+            } else {
+                f.forward(a, bias: bias, rows: rows, outputs: o)
             }
             if s.dropout > 0 {
                 let m = mask[l]!, y = out[l]
@@ -192,14 +196,17 @@ public final class DenseStack<T: NetScalar> {
         guard let input = lastInput else { preconditionFailure("backward before forward") }
         for l in stride(from: specs.count - 1, through: 0, by: -1) {
             let s = specs[l], o = s.outputs, d = grad[l]
-            if s.dropout > 0 { let m = mask[l]!; for i in 0..<(rows * o) { d[i] *= m[i] } }
-            let f = s.activation
-            if f != .identity { let a = act[l]; for i in 0..<(rows * o) { d[i] *= f.derivative(output: a[i]) } }
-            if s.batchNorm { batchNormBackward(l, rows: rows, p: p, accumulate: accumulate) }
-            // db += Σ_rows d; dW += inputᵀ·d; dInput = d·Wᵀ
+            // d *= dropout mask, d *= f'(act), db += Σ_rows d: one pass (the sum after batch norm's
+            // backward when there is one); dW += inputᵀ·d; dInput = d·Wᵀ.
             let db = p.grads + b[l]
-            if !accumulate { db.update(repeating: 0, count: o) }
-            for r in 0..<rows { for j in 0..<o { db[j] += d[r * o + j] } }
+            let m = s.dropout > 0 ? UnsafePointer(mask[l]!) : nil
+            if s.batchNorm {
+                s.activation.backward(d, output: act[l], mask: m, rows: rows, outputs: o, biasGradient: nil, accumulate: accumulate)
+                batchNormBackward(l, rows: rows, p: p, accumulate: accumulate)
+                Activation.identity.backward(d, output: act[l], mask: nil, rows: rows, outputs: o, biasGradient: db, accumulate: accumulate)
+            } else {
+                s.activation.backward(d, output: act[l], mask: m, rows: rows, outputs: o, biasGradient: db, accumulate: accumulate)
+            }
             let x: UnsafePointer<T> = l == 0 ? input : UnsafePointer(out[l - 1])
             T.gemm(true, false, s.inputs, o, rows, 1, x, s.inputs, d, o, accumulate ? 1 : 0, p.grads + w[l], o)
             if s.sideInputs > 0 { sideBackward(l, rows: rows, gradient: d, parameters: p, accumulate: accumulate) }

@@ -99,6 +99,9 @@ public struct Adam<T: NetScalar> {
     public var beta2: Double
     public var epsilon: Double
     public private(set) var step = 0
+    /// Threads for the update: large sets are split into contiguous blocks (the update is
+    /// element-wise, so the result does not depend on the split), small ones run on one.
+    public var threads = 1
     private var m: [T]
     /// Second moments (read by the proximal steps of program decoders, which take Adam's metric).
     public private(set) var v: [T]
@@ -117,10 +120,20 @@ public struct Adam<T: NetScalar> {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step)), bc2 = 1 - pow(beta2, Double(step))
         // torch: p −= lr/bc1 · m / (√v/√bc2 + ε)
+        let n = p.count
+        // One pass over four arrays of n values is memory-bound: below ~256 K values a second
+        // thread's hand-off costs more than it saves.
+        let parts = max(1, min(threads, n / (1 << 17)))
+        let (b1, b2, ss, ib, e, gs) = (T(beta1), T(beta2), T(lr / bc1), T(1 / bc2.squareRoot()), T(epsilon), T(gradScale))
+        let w = p.values, g = UnsafePointer(p.grads)
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
-                T.adam(p.values, p.grads, m.baseAddress!, v.baseAddress!, p.count, beta1: T(beta1), beta2: T(beta2),
-                       stepSize: T(lr / bc1), invSqrtBc2: T(1 / bc2.squareRoot()), epsilon: T(epsilon), gradScale: T(gradScale))
+                let mp = m.baseAddress!, vp = v.baseAddress!
+                Runtime.parallelFor(parts, threads: parts) { part in
+                    // Block edges on 64-byte lines, so that the threads never share one.
+                    let lo = (n * part / parts) & ~15, hi = part == parts - 1 ? n : (n * (part + 1) / parts) & ~15
+                    T.adam(w + lo, g + lo, mp + lo, vp + lo, hi - lo, beta1: b1, beta2: b2, stepSize: ss, invSqrtBc2: ib, epsilon: e, gradScale: gs)
+                }
             }
         }
     }

@@ -24,15 +24,23 @@ struct BatchSource<T: NetScalar> {
         switch m {
         case .dense(let d):
             d.values.withUnsafeBufferPointer { v in
+                if T.self == Float.self {
+                    // Training's case: each row one memcpy straight into the encoder's input.
+                    let out = UnsafeMutableRawPointer(buf).assumingMemoryBound(to: Float.self)
+                    for (r, i) in rows.enumerated() { (out + r * g).update(from: v.baseAddress! + i * g, count: g) }
+                    return
+                }
                 for (r, i) in rows.enumerated() {
                     let src = v.baseAddress! + i * g, dst = buf + r * g
                     for j in 0..<g { dst[j] = T(src[j]) }
                 }
             }
         case .sparse(let s):
-            buf.update(repeating: 0, count: rows.count * g)
+            // Row by row, so that each row's zeros and values land while it is still in L1.
             for (r, i) in rows.enumerated() {
-                for p in s.indptr[i]..<s.indptr[i + 1] { buf[r * g + Int(s.indices[p])] = T(s.values[p]) }
+                let dst = buf + r * g
+                dst.update(repeating: 0, count: g)
+                for p in s.indptr[i]..<s.indptr[i + 1] { dst[Int(s.indices[p])] = T(s.values[p]) }
             }
         }
     }
@@ -105,6 +113,7 @@ public enum VAETrainer {
         let covariateBuffers = covariates.map { CovariateBuffers<T>(side: $0.side, groups: $0.groups, maxRows: batch) }
         net.threads = threads
         var adam = Adam<T>(count: net.parameters.count)
+        adam.threads = threads
         var noise = root.stream(3)
         let source = BatchSource<T>(input: input, target: target, library: library)
         let xbuf = UnsafeMutablePointer<T>.allocate(capacity: batch * g)

@@ -57,6 +57,12 @@ extension VAENetwork {
     /// For a deep decoder, the mean over cells of the Jacobian ∂(decoded mean)/∂z at the cells'
     /// posterior means, by forward-mode differentiation (K tangent passes per batch of cells).
     public func loadings(at mean: Matrix, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
+        loadings(at: mean, scaleFactor: scaleFactor, side: side, pairwise: true)
+    }
+
+    /// `pairwise` false forces the K tangent passes even where the slope products would do
+    /// (the tests compare the two).
+    func loadings(at mean: Matrix, scaleFactor: Double, side: Matrix?, pairwise: Bool) -> Matrix {
         let k = latent, g = genes
         let sideBuffers = evaluationBuffers(side)
         var out = Matrix(rows: g, cols: k)
@@ -75,6 +81,10 @@ extension VAENetwork {
         let last = decoder.specs.count - 1
         let factored = config.likelihood == .gaussian && !decoder.specs[last].batchNorm && decoder.specs[last].activation == .identity
         let tangentWidth = factored ? decoder.specs[last].inputs : decoder.outputs
+        // The slope products know nothing of side inputs: a decoder with covariates takes the tangent passes.
+        if factored && pairwise && last <= 2 && decoder.specs[0].inputs == k && decoder.specs.allSatisfy({ $0.sideInputs == 0 }) {
+            return projected(summedHiddenJacobian(at: mean, hiddenLayers: last), cells: mean.rows)
+        }
         var sum = [Double](repeating: 0, count: (factored ? tangentWidth : g) * k)
         var factor = [Double](repeating: 0, count: maxRows * g)
         var dropout = [Double](repeating: 0, count: config.likelihood == .zinb ? maxRows * g : 0)
@@ -130,19 +140,103 @@ extension VAENetwork {
             }
             i = j
         }
+        if factored { return projected(sum, cells: mean.rows) }
         let n = Double(max(mean.rows, 1))
-        if factored {
-            let w = parameters.values + decoder.w[last]           // H × G, row-major
-            for gi in 0..<g {
-                for c in 0..<k {
-                    var s = 0.0
-                    for q in 0..<tangentWidth { s += Double(w[q * g + gi]) * sum[q * k + c] }
-                    out[gi, c] = Float(s / n)
-                }
-            }
-            return out
-        }
         for gi in 0..<g { for c in 0..<k { out[gi, c] = Float(sum[gi * k + c] / n) } }
         return out
+    }
+
+    /// Loadings from the summed Jacobian of the last hidden layer (H × K, [q·K + c]): times the
+    /// Gaussian head's weights (H × G), over the cells. The H-long sums run with q outermost, so
+    /// the weights are read along their rows and the K sums vectorise; each sum still adds its
+    /// terms in the order of q.
+    private func projected(_ sum: [Double], cells: Int) -> Matrix {
+        let k = latent, g = genes, last = decoder.specs.count - 1
+        let h = decoder.specs[last].inputs
+        let w = parameters.values + decoder.w[last]               // H × G, row-major
+        var acc = [Double](repeating: 0, count: g * k)
+        for q in 0..<h {
+            let wq = w + q * g
+            for gi in 0..<g {
+                let x = Double(wq[gi])
+                for c in 0..<k { acc[gi * k + c] += x * sum[q * k + c] }
+            }
+        }
+        var out = Matrix(rows: g, cols: k)
+        let n = Double(max(cells, 1))
+        for i in 0..<(g * k) { out.values[i] = Float(acc[i] / n) }
+        return out
+    }
+
+    /// Σ over cells of ∂h/∂z at the posterior means, h the last hidden layer (H × K, [q·K + c]),
+    /// for a decoder of one or two hidden layers, without tangent passes. Every hidden layer
+    /// multiplies a tangent by its weights and then by a per-unit slope s = f'(a) (times γ/σ
+    /// under batch norm), so with W₁ (K × H₁), W₂ (H₁ × H₂) and the cells' slopes S₁, S₂:
+    ///   one layer:  Σ_r ∂h_q/∂z_c = W₁[c, q]·Σ_r S₁[r, q]
+    ///   two layers: Σ_r ∂h_q/∂z_c = Σ_p W₁[c, p]·W₂[p, q]·(S₁ᵀS₂)[p, q]
+    /// One H₁ × H₂ product per batch of cells replaces K tangent passes through both layers.
+    private func summedHiddenJacobian(at mean: Matrix, hiddenLayers last: Int) -> [Double] {
+        let k = latent, specs = decoder.specs, p = parameters
+        let h1 = specs[0].outputs, hl = specs[last - 1].outputs
+        let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * k)
+        let a1 = UnsafeMutablePointer<T>.allocate(capacity: maxRows * h1)
+        let a2 = UnsafeMutablePointer<T>.allocate(capacity: last == 2 ? maxRows * hl : 1)
+        let pairs = UnsafeMutablePointer<T>.allocate(capacity: last == 2 ? h1 * hl : 1)
+        defer { zb.deallocate(); a1.deallocate(); a2.deallocate(); pairs.deallocate() }
+        pairs.initialize(repeating: 0, count: last == 2 ? h1 * hl : 1)
+        var slopeSum = [Double](repeating: 0, count: h1)
+        // Layer l in evaluation mode (as DenseStack.forward), then its output turned into slopes
+        // once the next layer has read it.
+        func forward(_ l: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int) {
+            let s = specs[l], o = s.outputs
+            let bias = UnsafePointer(p.values + decoder.b[l])
+            T.gemm(false, false, rows, o, s.inputs, 1, x, s.inputs, p.values + decoder.w[l], o, 0, y, o)
+            if s.batchNorm {
+                Activation.identity.forward(y, bias: bias, rows: rows, outputs: o)
+                let g = p.values + decoder.gamma[l], bt = p.values + decoder.beta[l]
+                let rm = decoder.runningMean[l], rv = decoder.runningVar[l]
+                let inv = (0..<o).map { 1 / (rv[$0] + decoder.bnEpsilon).squareRoot() }
+                for r in 0..<rows { for j in 0..<o { y[r * o + j] = g[j] * ((y[r * o + j] - rm[j]) * inv[j]) + bt[j] } }
+                s.activation.forward(y, bias: nil, rows: rows, outputs: o)
+            } else {
+                s.activation.forward(y, bias: bias, rows: rows, outputs: o)
+            }
+        }
+        func slopes(_ l: Int, _ y: UnsafeMutablePointer<T>, rows: Int) {
+            let s = specs[l], o = s.outputs
+            let scale: [T] = s.batchNorm
+                ? (0..<o).map { p.values[decoder.gamma[l] + $0] / (decoder.runningVar[l][$0] + decoder.bnEpsilon).squareRoot() }
+                : [T](repeating: 1, count: o)
+            for r in 0..<rows { for j in 0..<o { y[r * o + j] = scale[j] * s.activation.derivative(output: y[r * o + j]) } }
+        }
+        var i = 0
+        while i < mean.rows {
+            let j = min(i + maxRows, mean.rows), rows = j - i
+            for r in 0..<rows { for c in 0..<k { zb[r * k + c] = T(mean[i + r, c]) } }
+            forward(0, zb, a1, rows: rows)
+            if last == 2 { forward(1, a1, a2, rows: rows) }
+            slopes(0, a1, rows: rows)
+            if last == 2 {
+                slopes(1, a2, rows: rows)
+                T.gemm(true, false, h1, hl, rows, 1, a1, h1, a2, hl, 1, pairs, hl)
+            } else {
+                for r in 0..<rows { for q in 0..<h1 { slopeSum[q] += Double(a1[r * h1 + q]) } }
+            }
+            i = j
+        }
+        var sum = [Double](repeating: 0, count: hl * k)
+        let w1 = p.values + decoder.w[0]                              // K × H₁
+        if last == 1 {
+            for q in 0..<h1 { for c in 0..<k { sum[q * k + c] = Double(w1[c * h1 + q]) * slopeSum[q] } }
+            return sum
+        }
+        let w2 = p.values + decoder.w[1]                              // H₁ × H₂
+        for pi in 0..<h1 {
+            for q in 0..<hl {
+                let x = Double(w2[pi * hl + q]) * Double(pairs[pi * hl + q])
+                for c in 0..<k { sum[q * k + c] += Double(w1[c * h1 + pi]) * x }
+            }
+        }
+        return sum
     }
 }
