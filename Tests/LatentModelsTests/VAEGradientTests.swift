@@ -344,8 +344,8 @@ final class DenseEpilogueTests: XCTestCase {
                 }
                 var mean = Matrix(rows: rows, cols: 3)          // 6 cells in batches of 4: a short last batch
                 for i in mean.values.indices { mean.values[i] = Float(rng.normal()) }
-                let fast = net.loadings(at: mean, scaleFactor: 1, pairwise: true)
-                let slow = net.loadings(at: mean, scaleFactor: 1, pairwise: false)
+                let fast = net.loadings(at: mean, scaleFactor: 1, side: nil, pairwise: true)
+                let slow = net.loadings(at: mean, scaleFactor: 1, side: nil, pairwise: false)
                 var largest: Float = 0
                 for i in fast.values.indices {
                     XCTAssertEqual(fast.values[i], slow.values[i], accuracy: 1e-6 * max(1, abs(slow.values[i])), "\(hidden) \(act) [\(i)]")
