@@ -415,7 +415,7 @@ def main():
         "is the stage's own time from --timing (normalize stage_s, pca fit_s, vae train_s).",
         "Anchor: read + step + write timed inside one Python process (interpreter start and imports excluded); "
         "'anchor process s' is the whole process. The ratio uses the inside time, which favours the anchor.",
-        "Defaults on both sides: latent writes gzip (level 4) where its default says so; anndata's write_h5ad "
+        "Defaults on both sides: latent writes gzip (libdeflate, level 2) what it encodes and carries unchanged arrays over as stored; anndata's write_h5ad "
         "writes uncompressed.",
     ]
     if a.small:
