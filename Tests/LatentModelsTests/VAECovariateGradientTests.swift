@@ -57,27 +57,9 @@ final class VAECovariateGradientTests: XCTestCase {
                 } }
             } } }
         }
-        net.parameters.zeroGrads()
-        _ = loss(backward: true)
-        let analytic = Array(UnsafeBufferPointer(start: net.parameters.grads, count: net.parameters.count))
-        let h = 1e-5
-        var worst = 0.0, worstName = "", sideGrad = 0.0
-        for t in net.parameters.tensors {
-            for i in 0..<t.count {
-                let p = t.offset + i
-                let keep = net.parameters.values[p]
-                net.parameters.values[p] = keep + h
-                let up = loss(backward: false)
-                net.parameters.values[p] = keep - h
-                let down = loss(backward: false)
-                net.parameters.values[p] = keep
-                let numeric = (up - down) / (2 * h)
-                let err = abs(numeric - analytic[p]) / max(1e-3, abs(numeric) + abs(analytic[p]))
-                if err > worst { worst = err; worstName = "\(t.name)[\(i)] analytic \(analytic[p]) numeric \(numeric)" }
-                if t.name.hasSuffix("side_weight") { sideGrad = max(sideGrad, abs(numeric)) }
-            }
-        }
-        XCTAssertLessThan(worst, 1e-5, "worst: \(worstName)", file: file, line: line)
+        let sweep = finiteDifferenceSweep(net.parameters, loss: loss)
+        let sideGrad = sweep.largestNumeric.filter { $0.key.hasSuffix("side_weight") }.values.max() ?? 0
+        XCTAssertLessThan(sweep.worst, 1e-5, "worst: \(sweep.worstName)", file: file, line: line)
         XCTAssertGreaterThan(sideGrad, 1e-4, "the side weights do not reach the loss", file: file, line: line)
     }
 

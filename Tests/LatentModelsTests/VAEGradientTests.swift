@@ -46,26 +46,8 @@ final class VAEGradientTests: XCTestCase {
                 }
             }
         }
-        net.parameters.zeroGrads()
-        _ = loss(backward: true)
-        let analytic = Array(UnsafeBufferPointer(start: net.parameters.grads, count: net.parameters.count))
-        let h = 1e-5
-        var worst = 0.0, worstName = ""
-        for t in net.parameters.tensors {
-            for i in 0..<t.count {
-                let p = t.offset + i
-                let keep = net.parameters.values[p]
-                net.parameters.values[p] = keep + h
-                let up = loss(backward: false)
-                net.parameters.values[p] = keep - h
-                let down = loss(backward: false)
-                net.parameters.values[p] = keep
-                let numeric = (up - down) / (2 * h)
-                let err = abs(numeric - analytic[p]) / max(1e-3, abs(numeric) + abs(analytic[p]))
-                if err > worst { worst = err; worstName = "\(t.name)[\(i)] analytic \(analytic[p]) numeric \(numeric)" }
-            }
-        }
-        XCTAssertLessThan(worst, 1e-5, "worst: \(worstName)", file: file, line: line)
+        let sweep = finiteDifferenceSweep(net.parameters, loss: loss)
+        XCTAssertLessThan(sweep.worst, 1e-5, "worst: \(sweep.worstName)", file: file, line: line)
     }
 
     func config(_ f: (inout VAEParameters) -> Void) -> VAEParameters {
