@@ -88,3 +88,14 @@ def test_stats_merge_refuses_gaps_and_other_options(sharded, tmp_path):
     assert r.rc == 2 and "parameters" in r.err, r
     r = latent("normalize", d / "s1.h5ad", "--row-offset", "100", "--map-stats", "-o", tmp_path / "x.stats")
     assert r.rc == 2 and "1024" in r.err, r
+
+
+@pytest.mark.parametrize("options", [["--min-cells", "3", "--hvg", "200", "--scale", "zscore"],
+                                     ["--hvg", "150", "--hvg-flavor", "seurat_v3", "--target-sum", "10000"]])
+def test_streamed_equals_in_memory_bytes(sharded, tmp_path, options):
+    """A tiny --memory makes normalize stream in 1024-row chunks by itself: the same file, byte for byte."""
+    d = sharded
+    latent("normalize", d / "all.h5ad", *options, "-o", tmp_path / "mem.h5ad", "-q", check=True)
+    r = latent("normalize", d / "all.h5ad", *options, "--memory", "64K", "--threads", "1", "-o", tmp_path / "stream.h5ad", check=True)
+    assert "streaming in 3 chunks" in r.err, r
+    assert (tmp_path / "mem.h5ad").read_bytes() == (tmp_path / "stream.h5ad").read_bytes()

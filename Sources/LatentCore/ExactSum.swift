@@ -36,9 +36,22 @@ public struct ExactSum: Equatable, Sendable, Hashable {
         let s = (x * Self.scale).rounded(.towardZero)
         // x − s·2⁻⁵⁰ is exact (the fractional part of x·2⁵⁰, scaled back by a power of two).
         let r = x - s / Self.scale
-        raw &+= Int128(s)
-        if r != 0 { fine &+= Int128((r * Self.fineScale).rounded(.toNearestOrEven)) }
+        raw &+= Self.int128(s)
+        if r != 0 { fine &+= Self.int128((r * Self.fineScale).rounded(.toNearestOrEven)) }
         return true
+    }
+
+    /// An integer-valued Double below 2¹²⁷ in magnitude as Int128. Swift's generic
+    /// `Int128(Double)` is a slow library path; this is two Int64 conversions.
+    @inline(__always)
+    static func int128(_ s: Double) -> Int128 {
+        let a = abs(s)
+        if a < 0x1p63 { return Int128(Int64(s)) }
+        // a ≥ 2⁶³ has no bits below 2¹¹: both parts are exact.
+        let hi = (a * 0x1p-64).rounded(.down)
+        let lo = a - hi * 0x1p64
+        let m = (Int128(Int64(hi)) << 64) | Int128(UInt64(lo))
+        return s < 0 ? -m : m
     }
 
     public mutating func add(_ other: ExactSum) { raw &+= other.raw; fine &+= other.fine }

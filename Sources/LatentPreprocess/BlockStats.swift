@@ -35,7 +35,7 @@ enum BlockStats {
         }
     }
 
-    /// Exact column sums, sums of squares and non-zero counts.
+    /// Exact column sums, sums of squares and non-zero counts (not counted with clipped squares).
     struct Sums: Equatable, Sendable {
         var sum: ExactSums
         var squares: ExactSums?
@@ -76,6 +76,7 @@ enum BlockStats {
                 for b in stride(from: k, to: nb, by: t) {
                     sum.initialize(repeating: 0); nz.initialize(repeating: 0)
                     if wantSq { sq.initialize(repeating: 0) }
+                    // One loop per mode: no per-value branch on what is summed.
                     switch X {
                     case .sparse(let s):
                         s.indices.withUnsafeBufferPointer { ind in
@@ -83,16 +84,26 @@ enum BlockStats {
                         s.indptr.withUnsafeBufferPointer { ip in
                             for pos in blocks[b] {
                                 let i = rows?[pos] ?? pos
-                                for p in ip[i]..<ip[i + 1] {
-                                    let j = Int(ind[p]), v = val[p]
-                                    if v != 0 { nz[j] += 1 }
-                                    if clipped {
-                                        let c = Swift.min(Double(v), cl[j])
+                                let range = ip[i]..<ip[i + 1]
+                                if clipped {
+                                    for p in range {
+                                        let j = Int(ind[p])
+                                        let c = Swift.min(Double(val[p]), cl[j])
                                         sum[j] += c
                                         sq[j] += c * c
-                                    } else {
+                                    }
+                                } else if wantSq {
+                                    for p in range {
+                                        let j = Int(ind[p]), v = val[p]
                                         sum[j] += Double(v)
-                                        if wantSq { sq[j] += Double(v * v) }
+                                        sq[j] += Double(v * v)
+                                        nz[j] += v != 0 ? 1 : 0
+                                    }
+                                } else {
+                                    for p in range {
+                                        let j = Int(ind[p]), v = val[p]
+                                        sum[j] += Double(v)
+                                        nz[j] += v != 0 ? 1 : 0
                                     }
                                 }
                             }
@@ -101,23 +112,25 @@ enum BlockStats {
                         m.values.withUnsafeBufferPointer { val in
                             for pos in blocks[b] {
                                 let base = (rows?[pos] ?? pos) * g
-                                for j in 0..<g {
-                                    let v = val[base + j]
-                                    if v != 0 { nz[j] += 1 }
-                                    if clipped {
-                                        let c = Swift.min(Double(v), cl[j])
+                                if clipped {
+                                    for j in 0..<g {
+                                        let c = Swift.min(Double(val[base + j]), cl[j])
                                         sum[j] += c
                                         sq[j] += c * c
-                                    } else {
+                                    }
+                                } else {
+                                    for j in 0..<g {
+                                        let v = val[base + j]
                                         sum[j] += Double(v)
                                         if wantSq { sq[j] += Double(v * v) }
+                                        nz[j] += v != 0 ? 1 : 0
                                     }
                                 }
                             }
                         }
                     }
                     aSum.add(UnsafeBufferPointer(sum))
-                    aNz.add(UnsafeBufferPointer(nz))
+                    if !clipped { aNz.add(UnsafeBufferPointer(nz)) }
                     if wantSq { aSq.add(UnsafeBufferPointer(sq)) }
                 }
                 accs[k] = (aSum, aSq, aNz)

@@ -1,6 +1,10 @@
 import LatentCore
 
 extension NormalizeStage {
+    /// Bytes the stage holds per stored entry of its input: the counts (value and index), the
+    /// normalised copy and the kept-gene copies — what `--memory` is compared with.
+    public static let bytesPerStoredEntry = 24
+
     /// The stage over row chunks of `input` (each a multiple of `RowChunking.statBlock` rows but
     /// the last): every statistics pass maps each chunk and merges, then each chunk is normalised
     /// with the merged statistics and the results are stacked. This is the sharded workflow in

@@ -154,8 +154,25 @@ struct NormalizeCommand: ParsableCommand {
         let ds = try H5AD.read(input, warnings: &warnings)
         let tRead = clock.lap()
         warnings.forEach(global.note)
-        let out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads, offset: rowOffset,
+        // Streams by itself when the stage's copies of X would not fit --memory (the same bytes
+        // either way); sharded steps and options without passes run as given.
+        let budget = memory.budget
+        let footprint = ds.X.storedCount * NormalizeStage.bytesPerStoredEntry
+        let stream = !mapStats && stats.isEmpty && rowOffset == 0 && footprint > budget.bytes
+            && parameters.shardingProblem() == nil
+        if footprint > budget.bytes && !stream && !mapStats && stats.isEmpty, let why = parameters.shardingProblem() {
+            global.note("\(input): needs about \(footprint >> 20) MiB, more than --memory, but runs in memory: \(why)")
+        }
+        let out: NormalizeStage.Output
+        if stream {
+            let plan = RowChunking.plan(InMemorySource(ds.X),
+                                        maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
+            global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
+            out = try NormalizeStage.runInChunks(ds, parameters, file: input, threads: run.threads, plan: plan)
+        } else {
+            out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads, offset: rowOffset,
                                          globals: globals, globalNames: stats, mapStats: mapStats)
+        }
         let tStage = clock.lap()
         if mapStats, let s = out.stats {
             try s.write(to: output)
