@@ -71,8 +71,9 @@ enum BlockStats {
                 var aSum = ExactSums(count: g), aSq = ExactSums(count: wantSq ? g : 0), aNz = ExactSums(count: g)
                 let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: g)
                 let sq = UnsafeMutableBufferPointer<Double>.allocate(capacity: wantSq ? g : 0)
-                let nz = UnsafeMutableBufferPointer<Double>.allocate(capacity: g)
-                defer { sum.deallocate(); sq.deallocate(); nz.deallocate() }
+                let nz = UnsafeMutableBufferPointer<Int32>.allocate(capacity: g)
+                let nzd = UnsafeMutableBufferPointer<Double>.allocate(capacity: g)
+                defer { sum.deallocate(); sq.deallocate(); nz.deallocate(); nzd.deallocate() }
                 for b in stride(from: k, to: nb, by: t) {
                     sum.initialize(repeating: 0); nz.initialize(repeating: 0)
                     if wantSq { sq.initialize(repeating: 0) }
@@ -97,13 +98,13 @@ enum BlockStats {
                                         let j = Int(ind[p]), v = val[p]
                                         sum[j] += Double(v)
                                         sq[j] += Double(v * v)
-                                        nz[j] += v != 0 ? 1 : 0
+                                        nz[j] &+= v != 0 ? 1 : 0
                                     }
                                 } else {
                                     for p in range {
                                         let j = Int(ind[p]), v = val[p]
                                         sum[j] += Double(v)
-                                        nz[j] += v != 0 ? 1 : 0
+                                        nz[j] &+= v != 0 ? 1 : 0
                                     }
                                 }
                             }
@@ -123,14 +124,17 @@ enum BlockStats {
                                         let v = val[base + j]
                                         sum[j] += Double(v)
                                         if wantSq { sq[j] += Double(v * v) }
-                                        nz[j] += v != 0 ? 1 : 0
+                                        nz[j] &+= v != 0 ? 1 : 0
                                     }
                                 }
                             }
                         }
                     }
                     aSum.add(UnsafeBufferPointer(sum))
-                    if !clipped { aNz.add(UnsafeBufferPointer(nz)) }
+                    if !clipped {
+                        for j in 0..<g { nzd[j] = Double(nz[j]) }
+                        aNz.add(UnsafeBufferPointer(nzd))
+                    }
                     if wantSq { aSq.add(UnsafeBufferPointer(sq)) }
                 }
                 accs[k] = (aSum, aSq, aNz)

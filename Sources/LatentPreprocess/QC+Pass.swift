@@ -56,13 +56,14 @@ struct QCPass {
         let mt = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
         let pct = UnsafeMutableBufferPointer<Double>.allocate(capacity: n * max(nTop, 1))
         let sumPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
-        let nzPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
+        let nzPart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: nt * g)
+        let nzDouble = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
         let sqPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: squares ? nt * g : 0)
         let notCounts = UnsafeMutableBufferPointer<Bool>.allocate(capacity: nb)
         var accs = [(sum: ExactSums, sq: ExactSums, nz: ExactSums)](repeating: (ExactSums(count: g), ExactSums(count: squares ? g : 0), ExactSums(count: g)), count: nt)
         defer {
             total.deallocate(); nnz.deallocate(); mt.deallocate(); pct.deallocate()
-            sumPart.deallocate(); nzPart.deallocate(); sqPart.deallocate(); notCounts.deallocate()
+            sumPart.deallocate(); nzPart.deallocate(); nzDouble.deallocate(); sqPart.deallocate(); notCounts.deallocate()
         }
         notCounts.initialize(repeating: false)
 
@@ -88,6 +89,7 @@ struct QCPass {
             Runtime.parallelFor(nt, threads: nt) { th in
                 let gs = UnsafeMutableBufferPointer(rebasing: sumPart[(th * g)..<((th + 1) * g)])
                 let gn = UnsafeMutableBufferPointer(rebasing: nzPart[(th * g)..<((th + 1) * g)])
+                let gnd = UnsafeMutableBufferPointer(rebasing: nzDouble[(th * g)..<((th + 1) * g)])
                 // Without squares nothing is written through gq (every write is under `if squares`).
                 let gq = squares ? UnsafeMutableBufferPointer(rebasing: sqPart[(th * g)..<((th + 1) * g)]) : gs
                 let hist = UnsafeMutableBufferPointer<Int32>.allocate(capacity: QCPass.histogramSize)
@@ -100,30 +102,14 @@ struct QCPass {
                 for i in blocks[b] {
                     let lo = ip[i], hi = ip[i + 1]
                     let rowBase = dense ? lo : 0
-                    var t = 0.0, c = 0, m = 0.0
-                    var nonInteger = false, negative = false, huge = false
-                    var nBig = 0
                     if nTop > 0 { hist.update(repeating: 0) }
-                    for p in lo..<hi {
-                        let v = val[p]
-                        let j = Int(ind[p - rowBase])
-                        let d = Double(v)
-                        t += d
-                        gs[j] += d
-                        if v != 0 { c += 1; gn[j] += 1 }
-                        if isMito[j] { m += d }
-                        if squares { gq[j] += Double(v * v) }
-                        if v.rounded(.towardZero) == v {
-                            if v >= 0 && v < Float(QCPass.histogramSize) {
-                                hist[Int(v)] &+= 1
-                            } else {
-                                if v < 0 { negative = true }
-                                if abs(v) <= QCPass.exactLimit { scratch[nBig] = v; nBig += 1 } else { huge = true }
-                            }
-                        } else {
-                            nonInteger = true
-                        }
-                    }
+                    // An empty row touches no buffer (which may then have no base address).
+                    let r = lo == hi ? RowSweep() : QCPass.sweepRow(lo, hi, rowBase: rowBase, val: val.baseAddress!, ind: ind.baseAddress!,
+                                            isMito: isMito.baseAddress!, gs: gs.baseAddress!, gn: gn.baseAddress!,
+                                            gq: gq.baseAddress!, squares: squares, hist: hist.baseAddress!,
+                                            scratch: scratch.baseAddress!)
+                    let t = r.total, c = r.nonzero, m = r.mito, nBig = r.nBig
+                    let nonInteger = r.nonInteger, negative = r.negative, huge = r.huge
                     total[i] = t
                     nnz[i] = c
                     mt[i] = m
@@ -140,7 +126,9 @@ struct QCPass {
                 }
                 notCounts[b] = anyNotCounts
                 accs[th].sum.add(UnsafeBufferPointer(gs))
-                accs[th].nz.add(UnsafeBufferPointer(gn))
+                // Detection counts tallied as Int32 (half the scattered bytes), added as Doubles.
+                for j in 0..<g { gnd[j] = Double(gn[j]) }
+                accs[th].nz.add(UnsafeBufferPointer(gnd))
                 if squares { accs[th].sq.add(UnsafeBufferPointer(gq)) }
                 }
             }
@@ -157,6 +145,44 @@ struct QCPass {
         geneNonzero = acc.nz.values.map { Int($0) }
         geneSquares = squares ? acc.sq.values : nil
         isCounts = !notCounts.contains(true)
+    }
+
+    struct RowSweep {
+        var total = 0.0, nonzero = 0, mito = 0.0, nBig = 0
+        var nonInteger = false, negative = false, huge = false
+    }
+
+    /// One row's values into its totals and the gene partials. A function of its own so that
+    /// the compiler keeps the pointers in registers (inlined into the block loop, they spilled).
+    @inline(never)
+    static func sweepRow(_ lo: Int, _ hi: Int, rowBase: Int, val: UnsafePointer<Float>, ind: UnsafePointer<Int32>,
+                         isMito: UnsafePointer<Bool>, gs: UnsafeMutablePointer<Double>, gn: UnsafeMutablePointer<Int32>,
+                         gq: UnsafeMutablePointer<Double>, squares: Bool, hist: UnsafeMutablePointer<Int32>,
+                         scratch: UnsafeMutablePointer<Float>) -> RowSweep {
+        var t = 0.0, c = 0, m = 0.0
+        var nonInteger = false, negative = false, huge = false
+        var nBig = 0
+        for p in lo..<hi {
+            let v = val[p]
+            let j = Int(ind[p - rowBase])
+            let d = Double(v)
+            t += d
+            gs[j] += d
+            if v != 0 { c += 1; gn[j] &+= 1 }
+            if isMito[j] { m += d }
+            if squares { gq[j] += Double(v * v) }
+            if v.rounded(.towardZero) == v {
+                if v >= 0 && v < Float(QCPass.histogramSize) {
+                    hist[Int(v)] &+= 1
+                } else {
+                    if v < 0 { negative = true }
+                    if abs(v) <= QCPass.exactLimit { scratch[nBig] = v; nBig += 1 } else { huge = true }
+                }
+            } else {
+                nonInteger = true
+            }
+        }
+        return RowSweep(total: t, nonzero: c, mito: m, nBig: nBig, nonInteger: nonInteger, negative: negative, huge: huge)
     }
 
     /// Top-N shares of a row of integers below 2²⁴: small values come from their histogram, the
