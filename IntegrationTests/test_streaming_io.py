@@ -128,3 +128,49 @@ def test_atlas_profile_has_real_data_statistics_for_any_chunk_and_thread_count(t
     assert 0.06 < X.nnz / (X.shape[0] * X.shape[1]) < 0.08
     assert np.all(X.data == np.round(X.data)) and X.data.min() >= 1
     assert X.has_sorted_indices
+
+
+def test_concat_of_10x_dir_cellranger_h5_and_h5ad(tmp_path):
+    """The nf-core/scrnaseq case: samples in three formats, the same barcodes in every sample."""
+    from test_text_and_10x import write_10x_dir
+    sc = pytest.importorskip("scanpy")
+    rng = np.random.default_rng(9)
+    barcodes = [f"AAAC{i:04d}-1" for i in range(25)]
+    XA = np.ceil(sp.random(25, 30, density=0.3, random_state=rng).toarray() * 9)
+    (tmp_path / "A" / "outs").mkdir(parents=True)
+    write_10x_dir(tmp_path / "A" / "outs" / "filtered_feature_bc_matrix", XA, [f"G{j}" for j in range(30)], barcodes)
+    # B: a Cell Ranger v3 .h5 with genes ID5…ID34 (5 not in A, 5 of A missing)
+    XB = sp.random(25, 30, density=0.3, random_state=rng, format="csr")
+    XB.data = np.ceil(XB.data * 9)
+    csc = XB.T.tocsc()
+    with h5py.File(tmp_path / "B.h5", "w") as f:
+        m = f.create_group("matrix")
+        m["barcodes"] = np.array([b.encode() for b in barcodes])
+        m["data"] = csc.data.astype(np.int32)
+        m["indices"] = csc.indices.astype(np.int64)
+        m["indptr"] = csc.indptr.astype(np.int64)
+        m["shape"] = np.array([30, 25], dtype=np.int32)
+        ft = m.create_group("features")
+        ft["id"] = np.array([f"ID{j}".encode() for j in range(5, 35)])
+        ft["name"] = np.array([f"G{j}".encode() for j in range(5, 35)])
+        ft["feature_type"] = np.array([b"Gene Expression"] * 30)
+        ft["genome"] = np.array([b"GRCh38"] * 30)
+    refA = sc.read_10x_mtx(tmp_path / "A" / "outs" / "filtered_feature_bc_matrix", var_names="gene_ids")
+    refB = sc.read_10x_h5(tmp_path / "B.h5", gex_only=False)
+    refB.var_names = refB.var["gene_ids"]
+    refC = refA[:, ::-1].copy()                      # C: an h5ad of A's cells, genes reversed
+    refC.obs_names = [f"C{i}" for i in range(refC.n_obs)]
+    c = refC.copy()
+    c.var["gene_ids"] = c.var_names
+    c.var_names = [f"G{s[2:]}" for s in c.var_names]
+    c.write_h5ad(tmp_path / "C.h5ad")
+    out = tmp_path / "all.h5ad"
+    latent("import", tmp_path / "A" / "outs" / "filtered_feature_bc_matrix", tmp_path / "B.h5", tmp_path / "C.h5ad",
+           "--batch-key", "sample", "-o", out, "-q", check=True)
+    got = ad.read_h5ad(out)
+    ref = ad.concat({"A": refA, "B": refB, "C": refC}, join="inner", label="sample", index_unique="-")
+    assert got.n_vars == 25
+    assert list(got.var["gene_ids"]) == list(ref.var_names)
+    assert list(got.obs_names) == list(ref.obs_names)
+    assert list(got.obs["sample"].cat.categories) == ["A", "B", "C"]
+    np.testing.assert_array_equal(got.X.toarray(), ref.X.toarray())

@@ -60,9 +60,8 @@ public enum H5ADConcat {
     static func open(_ input: Input, options: Options, notes: inout [String]) throws -> Opened {
         var io = options.importOptions
         let format = io.format == .auto ? try Import.detectFormat(input.path) : io.format
-        if format == .h5ad {
+        if format == .h5ad, let src = try streamable(input.path, inMemoryAllowed: options.batchKey != nil) {
             var w: [String] = []
-            let src = try H5ADMatrixSource(path: input.path)
             let a = try H5AD.readAnnotations(input.path, warnings: &w)
             notes += w
             if a.obs.count != src.rows { throw LatentError.badInput(input.path, "/obs", "has \(a.obs.count) rows but X has \(src.rows) rows") }
@@ -77,6 +76,14 @@ public enum H5ADConcat {
         let r = try HDF5Lock.run { try Import.read(input.path, options: io) }
         notes += r.notes
         return Opened(source: InMemorySource(r.dataset.X), annotations: H5AD.Annotations(r.dataset), format: format)
+    }
+
+    /// The .h5ad's X as a row source; nil for a CSC X when a sample may be read whole instead
+    /// (one sample fits in memory; a shard being gathered must be CSR).
+    static func streamable(_ path: String, inMemoryAllowed: Bool) throws -> H5ADMatrixSource? {
+        do { return try H5ADMatrixSource(path: path) } catch let e as LatentError where inMemoryAllowed && e.message.hasPrefix("CSC") {
+            return nil
+        }
     }
 
     /// Writes the concatenation to `output`; returns notes for stderr.
