@@ -9,7 +9,9 @@
 # io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
 # .venv-torch, installed from PyPI when missing), stages Benchmarks/stages_bench.py (every stage as a
 # whole process beside scanpy, PyTorch and GSEApy), integration Benchmarks/integration_bench.py
-# (scvi-tools in .venv-scvi; not in the default set: run it by name); normalize and enrich are
+# (scvi-tools in .venv-scvi; not in the default set: run it by name), bigsparse
+# Benchmarks/bigsparse_bench.py (> 2^31 non-zeros written and read back in a stream; by name only,
+# ~10 GB of disk at full size); normalize and enrich are
 # Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +22,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae|stages|integration) which+=("$a") ;;
+    io|normalize|pca|enrich|vae|stages|integration|bigsparse) which+=("$a") ;;
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, bigsparse, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
@@ -73,6 +75,10 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = stages ]; then
     "$PY" Benchmarks/stages_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = bigsparse ]; then
+    # > 2^31 non-zeros written and read back in a stream (Benchmarks/bigsparse_bench.py); --small: 20,000 cells.
+    "$PY" Benchmarks/bigsparse_bench.py --bin "$BIN" --out Benchmarks/results/bigsparse${small[@]+-small}.md \
+      ${small[@]+--cells 20000} || status=$?
   elif [ "$w" = integration ]; then
     "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else

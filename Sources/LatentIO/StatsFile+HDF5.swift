@@ -18,7 +18,7 @@ extension StatsFile {
 
     public func write(to path: String) throws {
         if let p = problem() { throw LatentError.internalFailure("statistics to write are inconsistent: \(p)", file: path) }
-        try AtomicOutput.write(to: path) { tmp in
+        try AtomicOutput.write(to: path) { tmp in try HDF5Lock.run {
             let f = try H5File.create(tmp, displayName: path)
             let root = f.root
             try root.setAttribute("format", string: Self.format)
@@ -41,10 +41,14 @@ extension StatsFile {
                 for k in dict.keys.sorted() { try g.writeArray(k, dict[k]!, compression: .none) }
             }
             try f.flush()
-        }
+        } }
     }
 
     public static func read(_ path: String) throws -> StatsFile {
+        try HDF5Lock.run { try readLocked(path) }
+    }
+
+    private static func readLocked(_ path: String) throws -> StatsFile {
         let f = try H5File.open(path)
         let root = f.root
         func bad(_ what: String, _ place: String? = nil) -> LatentError {

@@ -23,20 +23,27 @@ struct NormalizeCommand: ParsableCommand {
           latent normalize raw.h5ad -o resid.h5ad --method pearson-residuals --hvg 2000 --hvg-flavor seurat_v3
           latent normalize lognorm.h5ad -o hvg.h5ad --input-type log --method none --hvg 2000 --hvg-flavor cell_ranger
 
-        Sharded runs (Snakemake/Nextflow; shards cut on multiples of 1024 rows, each told its first
-        row with --row-offset): the statistics come in passes, each a map over the shards and a
-        merge; which passes run depends on the options only:
-          counts  always: QC gene sums, detection and (seurat_v3) sums of the cells kept by the filters
-          totals  --method total without --target-sum: kept cells' totals, for the median target
-          hvg     with --hvg: seurat_v3's clipped sums, or the moments of the normalised data
+        Streaming: when X would not fit --memory, the stage runs over row chunks by itself; the \
+        output is byte for byte the in-memory one.
+
+        Sharded runs (Snakemake/Nextflow): shards are cut on multiples of 1024 rows (latent split), \
+        each told its first row with --row-offset. The statistics come in passes, each a map over \
+        the shards (--map-stats, with the merged files of the earlier passes as --stats, in order) \
+        and a merge (latent stats merge); the last step normalises each shard with every merged \
+        pass. Which passes run depends on the options only (--passes lists them):
+          counts  always: QC sums, detection, seurat_v3 moments of the kept cells
+          totals  --method total without --target-sum: kept cells' totals (median target)
+          hvg     with --hvg: seurat_v3 clipped sums, or moments of the normalised data
           scale   with --scale: moments (zscore) or ranges (minmax) of the selected genes
-        For pass k, give the merged files of passes 1..k-1 with --stats, in order:
-          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --map-stats -o s0.p1.stats
+        Example with two passes (counts, hvg):
+          latent normalize s0.h5ad --row-offset 0 --target-sum 1e4 --hvg 2000 --map-stats -o s0.p1.stats
           latent stats merge s*.p1.stats -o all.p1.stats
-          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --map-stats --stats all.p1.stats -o s0.p2.stats
-          latent stats merge s*.p2.stats -o all.p2.stats   (… one round per pass)
-          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --stats all.p1.stats --stats all.p2.stats … -o s0.norm.h5ad
-        Each shard's output holds exactly the rows the single-process run gives for its cells.
+          latent normalize s0.h5ad --row-offset 0 --target-sum 1e4 --hvg 2000 --map-stats \
+            --stats all.p1.stats -o s0.p2.stats
+          latent stats merge s*.p2.stats -o all.p2.stats
+          latent normalize s0.h5ad --row-offset 0 --target-sum 1e4 --hvg 2000 \
+            --stats all.p1.stats --stats all.p2.stats -o s0.norm.h5ad
+        Each shard's output holds exactly the single-process rows of its cells.
         --passes prints the passes of the given options, one per line.
         """
     )
@@ -151,16 +158,43 @@ struct NormalizeCommand: ParsableCommand {
         var warnings: [String] = []
         let clock = Stopwatch()
         let globals = try stats.map { try StatsFile.read($0) }
+        let budget = memory.budget
+        let p = parameters
+        let plainRun = !mapStats && stats.isEmpty && rowOffset == 0
+        // Streams by itself when the stage's copies of X would not fit --memory (the same bytes
+        // either way): X is read from the file chunk by chunk when it has no layers to carry.
+        if plainRun && p.shardingProblem() == nil, input.hasSuffix(".h5ad"),
+           let source = try? H5ADMatrixSource(path: input),
+           source.storedCount(0..<source.rows) * NormalizeStage.bytesPerStoredEntry > budget.bytes,
+           (try? H5AD.layerNames(input))?.isEmpty == true {
+            let ann = try H5AD.readAnnotations(input, warnings: &warnings)
+            warnings.forEach(global.note)
+            let plan = RowChunking.plan(source, maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
+            global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
+            var outs: [Dataset] = []
+            let notes = try NormalizeStage.runStreamed(p, file: input, threads: run.threads, plan: plan, chunk: { r in
+                var d = Dataset(X: try source.read(r), obs: ann.obs.subset(Array(r)), var: ann.var)
+                for k in ann.obsm.keys { d.obsm[k] = ann.obsm[k]!.subset(rows: Array(r)) }
+                d.varm = ann.varm
+                d.uns = ann.uns
+                return d
+            }, emit: { outs.append($0) })
+            let result = try NormalizeStage.stack(outs)
+            let tStage = clock.lap()
+            notes.forEach(global.note)
+            try H5AD.write(result, to: output, compression: compression.setting(threads: run.threads))
+            if timing { printError("timing: read_s=0 stage_s=\(tStage) write_s=\(clock.lap())") }
+            global.note("\(output): \(result.nObs) cells × \(result.nVars) genes")
+            print(output)
+            return
+        }
         let ds = try H5AD.read(input, warnings: &warnings)
         let tRead = clock.lap()
         warnings.forEach(global.note)
-        // Streams by itself when the stage's copies of X would not fit --memory (the same bytes
-        // either way); sharded steps and options without passes run as given.
-        let budget = memory.budget
+        // An input read whole (it has layers) still runs in chunks over --memory, for the same bytes.
         let footprint = ds.X.storedCount * NormalizeStage.bytesPerStoredEntry
-        let stream = !mapStats && stats.isEmpty && rowOffset == 0 && footprint > budget.bytes
-            && parameters.shardingProblem() == nil
-        if footprint > budget.bytes && !stream && !mapStats && stats.isEmpty, let why = parameters.shardingProblem() {
+        let stream = plainRun && footprint > budget.bytes && p.shardingProblem() == nil
+        if footprint > budget.bytes && plainRun, let why = p.shardingProblem() {
             global.note("\(input): needs about \(footprint >> 20) MiB, more than --memory, but runs in memory: \(why)")
         }
         let out: NormalizeStage.Output
@@ -168,9 +202,9 @@ struct NormalizeCommand: ParsableCommand {
             let plan = RowChunking.plan(InMemorySource(ds.X),
                                         maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
             global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
-            out = try NormalizeStage.runInChunks(ds, parameters, file: input, threads: run.threads, plan: plan)
+            out = try NormalizeStage.runInChunks(ds, p, file: input, threads: run.threads, plan: plan)
         } else {
-            out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads, offset: rowOffset,
+            out = try NormalizeStage.run(ds, p, file: input, threads: run.threads, offset: rowOffset,
                                          globals: globals, globalNames: stats, mapStats: mapStats)
         }
         let tStage = clock.lap()
