@@ -25,12 +25,15 @@ public enum PCAStage {
         let r = try PCA.fit(input.X, k: p.k, solver: p.solver, center: p.center,
                             options: PCA.Options(oversampling: p.oversampling, tolerance: p.tol),
                             rng: &rng, threads: threads, file: file)
-        var notes: [String] = []
-        if !r.converged {
-            notes.append("\(file): the randomized solver stopped at its block limit with relative residual \(r.residual) above --tol \(p.tol); the smallest components are approximate (try --solver exact)")
-        }
         var ds = input
         r.store(into: &ds)
-        return Output(dataset: ds, result: r, notes: notes)
+        return Output(dataset: ds, result: r, notes: notes(r, p, file: file))
+    }
+}
+
+extension PCAStage {
+    static func notes(_ r: PCA.Result, _ p: PCAParameters, file: String) -> [String] {
+        guard !r.converged else { return [] }
+        return ["\(file): the randomized solver stopped at its block limit with relative residual \(r.residual) above --tol \(p.tol); the smallest components are approximate (try --solver exact)"]
     }
 }

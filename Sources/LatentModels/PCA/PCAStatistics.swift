@@ -1,0 +1,236 @@
+import CBLAS
+import LatentCore
+
+/// The additive statistics a PCA over rows needs: the row count, per-gene sums and sums of
+/// squares, and the gene Gram XᵀX — everything the gene covariance (XᵀX − ssᵀ/n)/(n − 1) and
+/// the total variance are made of. Summing them over shards gives the statistics of the whole
+/// matrix exactly (ExactSums), so a sharded PCA (map, merge, apply) equals the in-memory one.
+///
+/// Goals in order: (1) identical bytes for any split of the rows into chunks or shards cut on
+/// `RowChunking.statBlock` boundaries, and for any thread count; (2) the accuracy of a centred
+/// Gram although the global means are unknown while blocks arrive; (3) BLAS level 3 speed.
+///
+/// Each canonical block b (1,024 rows, global numbering) is centred by its *own* mean m_b and
+/// its Gram M_b = (X_b − 1m_bᵀ)ᵀ(X_b − 1m_bᵀ) is one Float32 ssyrk of a fixed shape; the block's
+/// contribution to XᵀX is M_b + s_b s_bᵀ/n_b (the parallel-axis identity), formed in Double and
+/// rounded once into the fixed-point ExactSums. The final centring G − ssᵀ/n is then a
+/// difference of Double-accurate terms, not of Float32 sums, so the mean-to-spread cancellation
+/// that makes an uncentred Float32 Gram lose digits costs ~1e-16 relative instead.
+public struct PCAStatistics: Sendable, Equatable {
+    /// Genes (columns).
+    public let cols: Int
+    /// Rows accumulated so far.
+    public private(set) var rows: Int
+    /// Σx per gene.
+    public private(set) var sum: ExactSums
+    /// Σx² per gene (Double per block: the variance the ratios are divided by).
+    public private(set) var sumSquares: ExactSums
+    /// XᵀX, lower triangle packed by rows: entry (i, j ≤ i) at i(i+1)/2 + j.
+    public private(set) var gram: ExactSums
+
+    public init(cols: Int) {
+        self.cols = cols
+        rows = 0
+        sum = ExactSums(count: cols)
+        sumSquares = ExactSums(count: cols)
+        gram = ExactSums(count: cols * (cols + 1) / 2)
+    }
+
+    /// Statistics rebuilt from their stored parts (a stats file).
+    public init(cols: Int, rows: Int, sum: ExactSums, sumSquares: ExactSums, gram: ExactSums) throws {
+        guard sum.count == cols, sumSquares.count == cols, gram.count == cols * (cols + 1) / 2, rows >= 0 else {
+            throw LatentError.badInput(nil, nil, "PCA statistics of inconsistent sizes (\(cols) genes, \(sum.count)/\(sumSquares.count)/\(gram.count) sums)")
+        }
+        self.cols = cols
+        self.rows = rows
+        self.sum = sum
+        self.sumSquares = sumSquares
+        self.gram = gram
+    }
+
+    /// Adds the statistics of another row set (another shard): exact, in any order.
+    public mutating func merge(_ other: PCAStatistics) {
+        precondition(other.cols == cols)
+        rows += other.rows
+        sum.add(other.sum)
+        sumSquares.add(other.sumSquares)
+        gram.add(other.gram)
+    }
+
+    /// Adds the rows of `chunk`, whose first row is row `firstRow` of the whole matrix (a multiple
+    /// of `RowChunking.statBlock`). The chunk is cut into canonical blocks.
+    ///
+    /// - Throws: `LatentError.badInput` naming the first non-finite value (1-based row and column
+    ///   of the whole matrix) or a value too large to sum.
+    public mutating func add(_ chunk: MatrixData, firstRow: Int, threads: Int, file: String? = nil) throws {
+        precondition(chunk.cols == cols)
+        precondition(firstRow % RowChunking.statBlock == 0, "chunks start on a statBlock boundary")
+        var scratch = Scratch(cols: cols)
+        var start = 0
+        while start < chunk.rows {
+            let end = min(chunk.rows, start + RowChunking.statBlock)
+            try addBlock(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, threads: threads, file: file)
+            start = end
+        }
+    }
+
+    /// Buffers reused across the blocks of one chunk.
+    struct Scratch {
+        var block: [Float]
+        var gram: [Float]
+        var sums: [Double]
+        var squares: [Double]
+        init(cols g: Int) {
+            block = [Float](repeating: 0, count: RowChunking.statBlock * g)
+            gram = [Float](repeating: 0, count: g * g)
+            sums = [Double](repeating: 0, count: g)
+            squares = [Double](repeating: 0, count: g)
+        }
+    }
+
+    private mutating func addBlock(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: inout Scratch,
+                                   threads: Int, file: String?) throws {
+        let g = cols, nb = local.count
+        // 1. The block, dense and row-major, with its per-gene Σx and Σx² in Double (fixed order:
+        //    rows ascending within each gene).
+        scratch.block.withUnsafeMutableBufferPointer { pb in
+            let base = pb.baseAddress!
+            switch chunk {
+            case .dense(let d):
+                d.values.withUnsafeBufferPointer { pv in
+                    (base).update(from: pv.baseAddress! + local.lowerBound * g, count: nb * g)
+                }
+            case .sparse(let s):
+                (base).update(repeating: 0, count: nb * g)
+                for (r, i) in local.enumerated() {
+                    let row = base + r * g
+                    for p in s.indptr[i]..<s.indptr[i + 1] { row[Int(s.indices[p])] = s.values[p] }
+                }
+            }
+        }
+        scratch.block.withUnsafeBufferPointer { pb in
+            scratch.sums.withUnsafeMutableBufferPointer { ps in
+                scratch.squares.withUnsafeMutableBufferPointer { pq in
+                    for j in 0..<g { ps[j] = 0; pq[j] = 0 }
+                    for r in 0..<nb {
+                        let row = pb.baseAddress! + r * g
+                        for j in 0..<g { let x = Double(row[j]); ps[j] += x; pq[j] += x * x }
+                    }
+                }
+            }
+        }
+        let sums = scratch.sums, squares = scratch.squares
+        if let j = (0..<g).first(where: { !sums[$0].isFinite || !squares[$0].isFinite }) {
+            throw Self.nonFinite(scratch.block, rows: nb, cols: g, column: j, globalFirst: globalFirst, file: file)
+        }
+        // 2. Centre the block by its own mean (Float32 of the Double mean) and form its Gram.
+        let mean = scratch.sums.map { Float($0 / Double(nb)) }
+        scratch.block.withUnsafeMutableBufferPointer { pb in
+            for r in 0..<nb {
+                let row = pb.baseAddress! + r * g
+                for j in 0..<g { row[j] -= mean[j] }
+            }
+        }
+        scratch.block.withUnsafeBufferPointer { pb in
+            scratch.gram.withUnsafeMutableBufferPointer { pc in
+                cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(nb), 1,
+                            pb.baseAddress, Int32(g), 0, pc.baseAddress, Int32(g))
+            }
+        }
+        // 3. XᵀX of the block = M + n_b·m mᵀ with the mean actually subtracted (its Float32
+        //    rounding), plus the correction for that rounding: with d = s/n_b − m (Double),
+        //    Σ(x − m)(x − m)ᵀ = M exactly means Σxxᵀ = M + m sᵀ + s mᵀ − n_b m mᵀ.
+        rows += nb
+        let md = mean.map(Double.init)
+        var bad = false
+        scratch.gram.withUnsafeBufferPointer { pc in
+            scratch.sums.withUnsafeBufferPointer { ps in
+                md.withUnsafeBufferPointer { pm in
+                    gram.sums.withUnsafeMutableBufferPointer { out in
+                        // Rows of the triangle split over threads: each entry is formed and added
+                        // on its own, so the split changes nothing.
+                        let t = max(1, min(threads, g / 64))
+                        let bounds = (0...t).map { Self.triangleSplit(g, $0, t) }
+                        let nbd = Double(nb)
+                        var failed = [Bool](repeating: false, count: t)
+                        failed.withUnsafeMutableBufferPointer { pf in
+                            Runtime.parallelFor(t, threads: t) { c in
+                                for i in bounds[c]..<bounds[c + 1] {
+                                    let mi = pm[i], si = ps[i]
+                                    let o = i * (i + 1) / 2
+                                    for j in 0...i {
+                                        let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
+                                        if !out[o + j].add(v) { pf[c] = true }
+                                    }
+                                }
+                            }
+                        }
+                        bad = failed.contains(true)
+                    }
+                }
+            }
+        }
+        if bad || sum.add(scratch.sums) != nil || sumSquares.add(scratch.squares) != nil {
+            throw LatentError.badInput(file, "X[rows \(globalFirst + 1)–\(globalFirst + nb)]", "values too large to sum (overflow)",
+                                       hint: "rescale or log-transform the data")
+        }
+    }
+
+    /// Row where worker c of t starts on the g-row lower triangle, balancing entries (i + 1 each).
+    static func triangleSplit(_ g: Int, _ c: Int, _ t: Int) -> Int {
+        if c == 0 { return 0 }
+        if c == t { return g }
+        let target = Double(g) * Double(g + 1) / 2 * Double(c) / Double(t)
+        return min(g, Int((2 * target).squareRoot()))
+    }
+
+    static func nonFinite(_ block: [Float], rows: Int, cols g: Int, column j: Int, globalFirst: Int, file: String?) -> LatentError {
+        for r in 0..<rows {
+            let v = block[r * g + j]
+            if !v.isFinite {
+                return LatentError.badInput(file, "X[row \(globalFirst + r + 1), column \(j + 1)]", "non-finite value \(v.isNaN ? "NaN" : (v > 0 ? "Inf" : "-Inf"))",
+                                            hint: "remove or impute missing values before PCA")
+            }
+        }
+        return LatentError.badInput(file, "X", "values too large to sum (overflow)", hint: "rescale or log-transform the data")
+    }
+
+    // MARK: what the statistics give
+
+    /// Gene means Σx/n.
+    public var mean: [Double] {
+        let n = Double(max(rows, 1))
+        return sum.values.map { $0 / n }
+    }
+
+    /// Per-gene variance about the mean, ddof 1.
+    public var geneVariance: [Double] {
+        let n = Double(rows)
+        guard rows > 1 else { return [Double](repeating: 0, count: cols) }
+        let s = sum.values, q = sumSquares.values
+        return (0..<cols).map { max(0, q[$0] - s[$0] * s[$0] / n) / (n - 1) }
+    }
+
+    /// The full symmetric g × g matrix XᵀX − ssᵀ/n (centred) or XᵀX, in Float32 for the
+    /// eigensolvers, rounded once from Double.
+    func gramMatrix(center: Bool) -> ColumnMatrix {
+        let g = cols, n = Double(rows)
+        let s = sum.values
+        var c = ColumnMatrix(rows: g, cols: g)
+        gram.sums.withUnsafeBufferPointer { pg in
+            c.values.withUnsafeMutableBufferPointer { pc in
+                for i in 0..<g {
+                    let o = i * (i + 1) / 2
+                    for j in 0...i {
+                        var v = pg[o + j].value
+                        if center { v -= s[i] * s[j] / n }
+                        let f = Float(v)
+                        pc[i * g + j] = f
+                        pc[j * g + i] = f
+                    }
+                }
+            }
+        }
+        return c
+    }
+}
