@@ -25,15 +25,20 @@ public struct PCAStatistics: Sendable, Equatable {
     public private(set) var sum: ExactSums
     /// Σx² per gene (Double per block: the variance the ratios are divided by).
     public private(set) var sumSquares: ExactSums
-    /// XᵀX, lower triangle packed by rows: entry (i, j ≤ i) at i(i+1)/2 + j.
-    public private(set) var gram: ExactSums
+    /// XᵀX, lower triangle packed by rows: entry (i, j ≤ i) at i(i+1)/2 + j, as the 2⁻⁵⁰
+    /// fixed-point integers of `ExactSum.raw`: a plain array, since g(g+1)/2 of them are added
+    /// per block and the loop should touch nothing else.
+    var gram: [Int128]
+
+    /// The Gram as exact sums (for a stats file).
+    public var gramSums: ExactSums { ExactSums(gram.map { ExactSum(raw: $0) }) }
 
     public init(cols: Int) {
         self.cols = cols
         rows = 0
         sum = ExactSums(count: cols)
         sumSquares = ExactSums(count: cols)
-        gram = ExactSums(count: cols * (cols + 1) / 2)
+        gram = [Int128](repeating: 0, count: cols * (cols + 1) / 2)
     }
 
     /// Statistics rebuilt from their stored parts (a stats file).
@@ -45,7 +50,7 @@ public struct PCAStatistics: Sendable, Equatable {
         self.rows = rows
         self.sum = sum
         self.sumSquares = sumSquares
-        self.gram = gram
+        self.gram = gram.sums.map(\.raw)
     }
 
     /// Adds the statistics of another row set (another shard): exact, in any order.
@@ -54,7 +59,7 @@ public struct PCAStatistics: Sendable, Equatable {
         rows += other.rows
         sum.add(other.sum)
         sumSquares.add(other.sumSquares)
-        gram.add(other.gram)
+        for i in gram.indices { gram[i] &+= other.gram[i] }
     }
 
     /// Adds the rows of `chunk`, whose first row is row `firstRow` of the whole matrix (a multiple
@@ -146,7 +151,7 @@ public struct PCAStatistics: Sendable, Equatable {
         scratch.gram.withUnsafeBufferPointer { pc in
             scratch.sums.withUnsafeBufferPointer { ps in
                 md.withUnsafeBufferPointer { pm in
-                    gram.sums.withUnsafeMutableBufferPointer { out in
+                    gram.withUnsafeMutableBufferPointer { out in
                         // Rows of the triangle split over threads: each entry is formed and added
                         // on its own, so the split changes nothing.
                         let t = max(1, min(threads, g / 64))
@@ -160,7 +165,7 @@ public struct PCAStatistics: Sendable, Equatable {
                                     let o = i * (i + 1) / 2
                                     for j in 0...i {
                                         let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
-                                        if !out[o + j].add(v) { pf[c] = true }
+                                        if !Self.add(v, to: &out[o + j]) { pf[c] = true }
                                     }
                                 }
                             }
@@ -174,6 +179,36 @@ public struct PCAStatistics: Sendable, Equatable {
             throw LatentError.badInput(file, "X[rows \(globalFirst + 1)–\(globalFirst + nb)]", "values too large to sum (overflow)",
                                        hint: "rescale or log-transform the data")
         }
+    }
+
+    /// `ExactSum.add` (the same rounding to the same grid, the same refusals) with the
+    /// Double → Int128 conversion done inline: the generic conversion is a library call, and
+    /// this loop makes g(g+1)/2 of them per block.
+    @inline(__always)
+    static func add(_ x: Double, to sum: inout Int128) -> Bool {
+        guard abs(x) < ExactSum.maxMagnitude else { return false }      // also false for NaN
+        let s = (x * 0x1p50).rounded(.toNearestOrEven)
+        if abs(s) < 0x1p62 {
+            sum &+= Int128(Int64(s))
+        } else {
+            // An integer-valued Double of 63 to 127 bits: its significand shifted left.
+            let bits = s.bitPattern
+            let e = Int((bits >> 52) & 0x7ff) - 1075
+            let v = Int128((bits & 0xF_FFFF_FFFF_FFFF) | 0x10_0000_0000_0000) << e
+            sum &+= s < 0 ? -v : v
+        }
+        return true
+    }
+
+    /// `ExactSum.value` without the generic Int128 → Double conversion (about 2 µs each, and
+    /// the covariance needs g(g+1)/2 of them): exact below 2⁶³ grid units, else within one ulp.
+    @inline(__always)
+    static func value(_ raw: Int128) -> Double {
+        if raw >= Int128(Int64.min) && raw <= Int128(Int64.max) {
+            return Double(Int64(truncatingIfNeeded: raw)) * 0x1p-50
+        }
+        let hi = Int64(truncatingIfNeeded: raw >> 64), lo = UInt64(truncatingIfNeeded: raw)
+        return (Double(hi) * 0x1p64 + Double(lo)) * 0x1p-50
     }
 
     /// Row where worker c of t starts on the g-row lower triangle, balancing entries (i + 1 each).
@@ -217,12 +252,12 @@ public struct PCAStatistics: Sendable, Equatable {
         let g = cols, n = Double(rows)
         let s = sum.values
         var c = ColumnMatrix(rows: g, cols: g)
-        gram.sums.withUnsafeBufferPointer { pg in
+        gram.withUnsafeBufferPointer { pg in
             c.values.withUnsafeMutableBufferPointer { pc in
                 for i in 0..<g {
                     let o = i * (i + 1) / 2
                     for j in 0...i {
-                        var v = pg[o + j].value
+                        var v = Self.value(pg[o + j])
                         if center { v -= s[i] * s[j] / n }
                         let f = Float(v)
                         pc[i * g + j] = f
