@@ -27,7 +27,7 @@ public enum H5AD {
     /// untouched). An element whose `encoding-type` anndata does not know is refused, not read
     /// as if it were plain.
     public static func read(_ path: String, options: ReadOptions = .init(), warnings: inout [String]) throws -> Dataset {
-        try AtomicOutput.decoding(path) { try readUnguarded(path, options: options, warnings: &warnings) }
+        try HDF5Lock.run { try AtomicOutput.decoding(path) { try readUnguarded(path, options: options, warnings: &warnings) } }
     }
 
     static func readUnguarded(_ path: String, options: ReadOptions, warnings: inout [String]) throws -> Dataset {

@@ -21,22 +21,14 @@ extension H5AD {
     public static func write(_ dataset: Dataset, to path: String, compression: Compression = Compression()) throws -> Dataset {
         if let (p, msg) = dataset.shapeError() { throw LatentError.internalFailure("refusing to write inconsistent data: \(p) \(msg)", file: path) }
         let copier = StoredCopier()
-        try AtomicOutput.write(to: path) { tmp in
+        try HDF5Lock.run { try AtomicOutput.write(to: path) { tmp in
             let file = try H5File.create(tmp, displayName: path)
             let w = Writer(compression: compression, copier: copier)
-            let root = file.root
-            try root.setEncoding("anndata", "0.1.0")
-            if !copier.copy(dataset.stored.X, to: root, "X") { try w.matrix(root, "X", dataset.X) }
-            if !copier.copy(dataset.stored.obs, to: root, "obs") { try w.dataFrame(root, "obs", dataset.obs) }
-            if !copier.copy(dataset.stored.var, to: root, "var") { try w.dataFrame(root, "var", dataset.var) }
-            try w.matrixDict(root, "layers", dataset.layers)
-            try w.matrixDict(root, "obsm", dataset.obsm)
-            try w.matrixDict(root, "varm", dataset.varm)
-            try w.matrixDict(root, "obsp", MatrixDict())
-            try w.matrixDict(root, "varp", MatrixDict())
-            try w.dict(root, "uns", dataset.uns)
-            try file.flush()
-        }
+            try writeElements(file, w, X: { root in
+                if !copier.copy(dataset.stored.X, to: root, "X") { try w.matrix(root, "X", dataset.X) }
+            }, obs: dataset.obs, obsStored: dataset.stored.obs, var: dataset.var, varStored: dataset.stored.var,
+               layers: dataset.layers, obsm: dataset.obsm, varm: dataset.varm, uns: dataset.uns)
+        } }
         lastCarried = copier.copied
         var out = dataset
         guard let written = StoredFile.current(path) else { out.forgetStored(); return out }
@@ -46,6 +38,25 @@ extension H5AD {
         for k in out.obsm.keys { out.obsm.markStored(k, at: at("/obsm/" + k)) }
         for k in out.varm.keys { out.varm.markStored(k, at: at("/varm/" + k)) }
         return out
+    }
+
+    /// The file's elements in anndata's order; X by `X`. `H5ADStreamWriter` shares this, so that a
+    /// streamed file is laid out exactly as one written from memory.
+    static func writeElements(_ file: H5File, _ w: Writer, X: (H5Group) throws -> Void,
+                              obs: DataFrame, obsStored: StoredElement? = nil, `var` vars: DataFrame, varStored: StoredElement? = nil,
+                              layers: MatrixDict, obsm: MatrixDict, varm: MatrixDict, uns: OrderedDict) throws {
+        let root = file.root
+        try root.setEncoding("anndata", "0.1.0")
+        try X(root)
+        if !w.copier.copy(obsStored, to: root, "obs") { try w.dataFrame(root, "obs", obs) }
+        if !w.copier.copy(varStored, to: root, "var") { try w.dataFrame(root, "var", vars) }
+        try w.matrixDict(root, "layers", layers)
+        try w.matrixDict(root, "obsm", obsm)
+        try w.matrixDict(root, "varm", varm)
+        try w.matrixDict(root, "obsp", MatrixDict())
+        try w.matrixDict(root, "varp", MatrixDict())
+        try w.dict(root, "uns", uns)
+        try file.flush()
     }
 
     /// What the last `write` in this process copied as stored ("source:path → path"); for tests.

@@ -13,7 +13,7 @@ extension H5Dataset {
     nonisolated(unsafe) static var readThreads = 1
 
     /// Rows per chunk and elements per row if the fast path applies, with whether shuffle is on.
-    private func fastPathLayout(fileType expected: hid_t) -> (chunkRows: Int, rowElems: Int, shuffle: Bool)? {
+    func fastPathLayout(fileType expected: hid_t) -> (chunkRows: Int, rowElems: Int, shuffle: Bool)? {
         let shape = self.shape
         guard !shape.isEmpty else { return nil }
         let t = H5Dget_type(handle.id)

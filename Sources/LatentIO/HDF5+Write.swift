@@ -50,6 +50,9 @@ extension Int8: H5Element {
 /// About 1 MiB per chunk: large enough for deflate to work well, small enough to split over threads.
 let targetChunkBytes = 1 << 20
 
+/// Rows per chunk of a compressed array of `rows` rows of `rowBytes` bytes.
+func chunkRowsFor(rows: Int, rowBytes: Int) -> Int { max(1, min(rows, targetChunkBytes / max(1, rowBytes))) }
+
 extension H5Group {
     private func fail(_ name: String, _ what: String) -> LatentError {
         .internalFailure("cannot \(what) \(handle.childPath(name))", file: file)
@@ -65,28 +68,34 @@ extension H5Group {
         var dims = shape.map { hsize_t($0) }
         let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), &dims, nil)
         defer { H5Sclose(space) }
-        let dcpl = H5Pcreate(lh5_p_dataset_create())
+        let (dcpl, chunkRows) = arrayCreateProperties(shape: shape, elementSize: MemoryLayout<T>.stride, compression: compression)
         defer { H5Pclose(dcpl) }
-        let compress = compression.level > 0 && values.count > 0 && !shape.isEmpty
-        var chunkDims = dims
-        if compress {
-            let rowElems = shape.dropFirst().reduce(1, *)
-            let rowBytes = max(1, rowElems * MemoryLayout<T>.stride)
-            chunkDims[0] = hsize_t(max(1, min(shape[0], targetChunkBytes / rowBytes)))
-            H5Pset_chunk(dcpl, Int32(chunkDims.count), &chunkDims)
-            H5Pset_shuffle(dcpl)
-            H5Pset_deflate(dcpl, UInt32(min(9, compression.level)))
-        }
+        let compress = chunkRows > 0
         let id = lh5_dcreate(handle.id, name, T.fileType, space, dcpl)
         if id < 0 { throw fail(name, "create dataset") }
         let ds = H5Dataset(H5Handle(id: id, path: handle.childPath(name), file: file, closer: H5Dclose))
         if values.isEmpty { return ds }
         if compress {
-            try writeChunksInParallel(ds, values, shape: shape, chunkRows: Int(chunkDims[0]), compression: compression)
+            try writeChunksInParallel(ds, values, shape: shape, chunkRows: chunkRows, compression: compression)
         } else if H5Dwrite(id, T.memType, lh5_s_all(), lh5_s_all(), lh5_p_default(), values.baseAddress) < 0 {
             throw fail(name, "write")
         }
         return ds
+    }
+
+    /// The creation properties of a numeric array and its rows per chunk (0: contiguous, not
+    /// compressed): chunks of about `targetChunkBytes` along the first axis, shuffle + deflate.
+    /// `H5ADStreamWriter` cuts its chunks by the same rule, so streamed and in-memory files agree.
+    func arrayCreateProperties(shape: [Int], elementSize: Int, compression: Compression) -> (dcpl: hid_t, chunkRows: Int) {
+        let dcpl = H5Pcreate(lh5_p_dataset_create())
+        let count = shape.reduce(1, *)
+        guard compression.level > 0 && count > 0 && !shape.isEmpty else { return (dcpl, 0) }
+        var chunkDims = shape.map { hsize_t($0) }
+        chunkDims[0] = hsize_t(chunkRowsFor(rows: shape[0], rowBytes: shape.dropFirst().reduce(1, *) * elementSize))
+        H5Pset_chunk(dcpl, Int32(chunkDims.count), &chunkDims)
+        H5Pset_shuffle(dcpl)
+        H5Pset_deflate(dcpl, UInt32(min(9, compression.level)))
+        return (dcpl, Int(chunkDims[0]))
     }
 
     @discardableResult

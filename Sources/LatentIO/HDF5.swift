@@ -35,7 +35,8 @@ final class H5Handle {
         self.file = file
         self.closer = closer
     }
-    deinit { _ = closer(id) }
+    // Handles of a streaming source may be released on the prefetch thread: close under the lock.
+    deinit { HDF5Lock.run { _ = closer(id) } }
 
     func error(_ message: String, hint: String? = nil) -> LatentError {
         .badInput(file, path, message, hint: hint)

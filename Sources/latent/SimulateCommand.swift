@@ -36,6 +36,7 @@ struct SimulateCommand: ParsableCommand {
     // MARK: covariates
     @Option(help: "Number of batches (samples) with planted batch effects (1: none).") var batches: Int = 1
     @Option(name: .customLong("batch-effect"), help: "SD of the batches' gene-wise log-fold shifts (library sizes: half of it).") var batchEffect: Double = 0.5
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
@@ -59,18 +60,26 @@ struct SimulateCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        var rng = run.rng()
+        let rng = run.rng()
         var p = Simulate.Parameters()
         p.cells = cells; p.genes = genes; p.programs = programs; p.programSize = programSize
         p.effects = try effects(); p.effect = p.effects[0]; p.factorKind = factors; p.theta = theta
         p.batches = batches; p.batchEffect = batchEffect
         var sets: [(name: String, genes: [String])]? = nil
         if let g = geneSets { sets = try GMT.read(try Resources.resolveGeneSets(g)).map { ($0.name, $0.genes) } }
-        let result = try Simulate.run(p, geneSets: sets, rng: &rng)
-        try H5AD.write(result.dataset, to: output, compression: compression.setting(threads: run.threads))
+        // One generator either way: cells drawn a chunk at a time (rows of one stat block at a
+        // time, fewer when the budget is small) go straight to the file, so memory stays at a chunk
+        // plus per-cell annotations whatever --cells is; the bytes do not depend on the chunk.
+        var stream = try Simulate.Stream(p, geneSets: sets, rng: rng)
+        let writer = try H5ADStreamWriter(path: output, cols: stream.genes, sparse: true,
+                                          compression: compression.setting(threads: run.threads))
+        let chunkCells = max(1, memory.budget.chunkEntries(bytesPerEntry: 16) / max(1, stream.genes / 10))
+        while stream.cell < stream.cells { try writer.append(.sparse(stream.next(chunkCells))) }
+        writer.annotations = H5AD.Annotations(obs: stream.obs, var: stream.vars, uns: stream.uns)
+        try writer.finish()
         let gmtPath = gmt ?? String(output.dropLast(5)) + ".programs.gmt"
-        try GMT.write(result.programs.map { GeneSet(name: $0.name, description: "latent simulate", genes: $0.genes) }, to: gmtPath)
-        global.note("\(output): \(cells) cells × \(result.dataset.nVars) genes, \(programs) programs (\(gmtPath))")
+        try GMT.write(stream.programs.map { GeneSet(name: $0.name, description: "latent simulate", genes: $0.genes) }, to: gmtPath)
+        global.note("\(output): \(cells) cells × \(stream.genes) genes, \(programs) programs (\(gmtPath))")
         print(output)
     }
 }
