@@ -54,7 +54,8 @@ extension PCA {
     /// instead of being read again (the caller's budget allows the whole matrix).
     public static func fit(source: some MatrixSource, k: Int, solver: Solver = .auto, center: Bool = true,
                            options: Options = Options(), rng: inout SeededRNG, threads: Int = 1,
-                           maxStored: Int = .max, keepChunks: Bool = true, file: String? = nil) throws -> Result {
+                           maxStored: Int = .max, keepChunks: Bool = true, file: String? = nil,
+                           place: ((Int, Int) -> String)? = nil) throws -> Result {
         let n = source.rows, g = source.cols
         try checkShape(n: n, g: g, k: k, center: center, file: file)
         let density = Double(source.storedCount(0..<n)) / max(1, Double(n) * Double(g))
@@ -69,7 +70,7 @@ extension PCA {
         var stats = PCAStatistics(cols: g)
         var kept: [MatrixData] = []
         try RowChunking.forEach(source, plan) { range, block in
-            try stats.add(block, firstRow: range.lowerBound, threads: threads, file: file)
+            try stats.add(block, firstRow: range.lowerBound, threads: threads, file: file, place: place)
             if keepChunks { kept.append(block) }
         }
         profile.step("statistics")

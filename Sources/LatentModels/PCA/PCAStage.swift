@@ -17,6 +17,9 @@ public enum PCAStage {
         public var dataset: Dataset
         public var result: PCA.Result
         public var notes: [String]
+        /// Seconds spent reading what is not streamed (annotations, opening X); X itself is read
+        /// during the fit, overlapped with it.
+        public var readSeconds: Double = 0
     }
 
     public static func run(_ input: Dataset, _ p: PCAParameters, seed: UInt64, threads: Int, file: String) throws -> Output {

@@ -67,14 +67,17 @@ public struct PCAStatistics: Sendable, Equatable {
     ///
     /// - Throws: `LatentError.badInput` naming the first non-finite value (1-based row and column
     ///   of the whole matrix) or a value too large to sum.
-    public mutating func add(_ chunk: MatrixData, firstRow: Int, threads: Int, file: String? = nil) throws {
+    /// `place` names a value for errors from its global row and column (0-based), e.g. with the
+    /// obs and var names; without it, "X[row r, column c]" (1-based).
+    public mutating func add(_ chunk: MatrixData, firstRow: Int, threads: Int, file: String? = nil,
+                             place: ((Int, Int) -> String)? = nil) throws {
         precondition(chunk.cols == cols)
         precondition(firstRow % RowChunking.statBlock == 0, "chunks start on a statBlock boundary")
         var scratch = Scratch(cols: cols)
         var start = 0
         while start < chunk.rows {
             let end = min(chunk.rows, start + RowChunking.statBlock)
-            try addBlock(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, threads: threads, file: file)
+            try addBlock(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, threads: threads, file: file, place: place)
             start = end
         }
     }
@@ -94,7 +97,7 @@ public struct PCAStatistics: Sendable, Equatable {
     }
 
     private mutating func addBlock(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: inout Scratch,
-                                   threads: Int, file: String?) throws {
+                                   threads: Int, file: String?, place: ((Int, Int) -> String)?) throws {
         let g = cols, nb = local.count
         // 1. The block, dense and row-major, with its per-gene Σx and Σx² in Double (fixed order:
         //    rows ascending within each gene).
@@ -126,7 +129,7 @@ public struct PCAStatistics: Sendable, Equatable {
         }
         let sums = scratch.sums, squares = scratch.squares
         if let j = (0..<g).first(where: { !sums[$0].isFinite || !squares[$0].isFinite }) {
-            throw Self.nonFinite(scratch.block, rows: nb, cols: g, column: j, globalFirst: globalFirst, file: file)
+            throw Self.nonFinite(scratch.block, rows: nb, cols: g, column: j, globalFirst: globalFirst, file: file, place: place)
         }
         // 2. Centre the block by its own mean (Float32 of the Double mean) and form its Gram.
         let mean = scratch.sums.map { Float($0 / Double(nb)) }
@@ -219,11 +222,13 @@ public struct PCAStatistics: Sendable, Equatable {
         return min(g, Int((2 * target).squareRoot()))
     }
 
-    static func nonFinite(_ block: [Float], rows: Int, cols g: Int, column j: Int, globalFirst: Int, file: String?) -> LatentError {
+    static func nonFinite(_ block: [Float], rows: Int, cols g: Int, column j: Int, globalFirst: Int, file: String?,
+                          place: ((Int, Int) -> String)?) -> LatentError {
         for r in 0..<rows {
             let v = block[r * g + j]
             if !v.isFinite {
-                return LatentError.badInput(file, "X[row \(globalFirst + r + 1), column \(j + 1)]", "non-finite value \(v.isNaN ? "NaN" : (v > 0 ? "Inf" : "-Inf"))",
+                let at = place?(globalFirst + r, j) ?? "X[row \(globalFirst + r + 1), column \(j + 1)]"
+                return LatentError.badInput(file, at, "non-finite value \(v.isNaN ? "NaN" : (v > 0 ? "Inf" : "-Inf"))",
                                             hint: "remove or impute missing values before PCA")
             }
         }
