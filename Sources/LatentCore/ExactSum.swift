@@ -2,45 +2,75 @@
 ///
 /// A streamed, sharded or in-memory run must give the same statistics to the byte (the
 /// sharded workflow promises the in-memory bytes, and cache keys depend on it). Floating-point
-/// addition is not associative, so partial sums are rounded once to a fixed-point grid and
-/// added as 128-bit integers, whose addition is. Partials are formed per canonical row block
+/// addition is not associative, so partial sums are split exactly into two fixed-point parts
+/// and added as 128-bit integers, whose addition is. Partials are formed per canonical row block
 /// (`RowChunking.statBlock` rows from a block-aligned start) in Float64, so the only rounding
 /// that depends on the data's split is none at all, as long as splits fall on block boundaries.
 ///
-/// Scale 2⁻⁵⁰: resolution 8.9e-16 absolute, range ±2⁷⁷ (1.5e23), enough for sums of squared
-/// counts over 10⁷ cells.
+/// Two parts, because data span many decades (FPKM tables hold values down to 1e-38): `raw` holds
+/// the multiple of 2⁻⁵⁰ toward zero (range ±2⁷⁷, 1.5e23: sums of squared counts over 10⁷ cells),
+/// `fine` the remainder on a 2⁻¹⁴⁹ grid — the spacing of Float32's smallest subnormal, so a
+/// partial of Float32 values (or their Float32 squares) is split without any rounding at all.
+/// `fine` gains at most 2⁹⁹ per addition: 2²⁷ additions per sum before it could overflow.
 public struct ExactSum: Equatable, Sendable, Hashable {
     public var raw: Int128
+    public var fine: Int128
 
     public static let fractionBits = 50
+    public static let fineFractionBits = 149
     static let scale = 0x1p50
+    static let fineScale = 0x1p149
     /// Largest magnitude accepted, with headroom so that sums of many such values cannot overflow.
     public static let maxMagnitude = 0x1p76
 
-    public init() { raw = 0 }
-    public init(raw: Int128) { self.raw = raw }
+    public init() { raw = 0; fine = 0 }
+    public init(raw: Int128, fine: Int128 = 0) { self.raw = raw; self.fine = fine }
 
-    /// Adds a Float64 partial, rounded to the grid (ties to even, as `rounded(.toNearestOrEven)`).
-    /// Non-finite or out-of-range partials are a caller's bug or corrupt input; they return false
-    /// and leave the sum unchanged so the caller can report the place.
+    /// Adds a Float64 partial: its multiple of 2⁻⁵⁰ exactly, the rest rounded to 2⁻¹⁴⁹ (ties to
+    /// even; no rounding at all for sums of Float32 values). Non-finite or out-of-range partials
+    /// are a caller's bug or corrupt input; they return false and leave the sum unchanged so the
+    /// caller can report the place.
     @inline(__always) @discardableResult
     public mutating func add(_ x: Double) -> Bool {
-        let s = (x * Self.scale).rounded(.toNearestOrEven)
-        guard s.isFinite, abs(x) < Self.maxMagnitude else { return false }
-        raw &+= Int128(s)
+        guard x.isFinite, abs(x) < Self.maxMagnitude else { return false }
+        let s = (x * Self.scale).rounded(.towardZero)
+        // x − s·2⁻⁵⁰ is exact (the fractional part of x·2⁵⁰, scaled back by a power of two).
+        let r = x - s / Self.scale
+        raw &+= Self.int128(s)
+        if r != 0 { fine &+= Self.int128((r * Self.fineScale).rounded(.toNearestOrEven)) }
         return true
     }
 
-    public mutating func add(_ other: ExactSum) { raw &+= other.raw }
+    /// An integer-valued Double below 2¹²⁷ in magnitude as Int128. Swift's generic
+    /// `Int128(Double)` is a slow library path; this is two Int64 conversions.
+    @inline(__always)
+    static func int128(_ s: Double) -> Int128 {
+        let a = abs(s)
+        if a < 0x1p63 { return Int128(Int64(s)) }
+        // a ≥ 2⁶³ has no bits below 2¹¹: both parts are exact.
+        let hi = (a * 0x1p-64).rounded(.down)
+        let lo = a - hi * 0x1p64
+        let m = (Int128(Int64(hi)) << 64) | Int128(UInt64(lo))
+        return s < 0 ? -m : m
+    }
 
-    public var value: Double { Double(raw) / Self.scale }
+    public mutating func add(_ other: ExactSum) { raw &+= other.raw; fine &+= other.fine }
 
-    /// The two 64-bit halves, for storing in files that have no 128-bit integers (HDF5, NPZ).
+    /// The sum, rounded to Float64 (a function of the two integers only: the same bits for the
+    /// same sum, however it was split).
+    public var value: Double { Double(raw) / Self.scale + Double(fine) / Self.fineScale }
+
+    /// The two 64-bit halves of `raw`, for storing in files that have no 128-bit integers (HDF5, NPZ).
     public var halves: (high: Int64, low: UInt64) {
         (Int64(truncatingIfNeeded: raw >> 64), UInt64(truncatingIfNeeded: raw))
     }
-    public init(high: Int64, low: UInt64) {
+    /// The two 64-bit halves of `fine`.
+    public var fineHalves: (high: Int64, low: UInt64) {
+        (Int64(truncatingIfNeeded: fine >> 64), UInt64(truncatingIfNeeded: fine))
+    }
+    public init(high: Int64, low: UInt64, fineHigh: Int64 = 0, fineLow: UInt64 = 0) {
         raw = (Int128(high) << 64) | Int128(low)
+        fine = (Int128(fineHigh) << 64) | Int128(fineLow)
     }
 }
 

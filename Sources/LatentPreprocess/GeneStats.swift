@@ -151,48 +151,12 @@ public struct GeneStats: Sendable, Equatable {
 }
 
 extension GeneStats {
-    init(scanpy X: MatrixData, rows: [Int]?) {
-        let g = X.cols
-        let rowList = rows ?? Array(0..<X.rows)
-        let blocks = GeneStats.blocks(rowList.count)
-        var partial = [(sum: [Double], sq: [Double], nnz: [Int])](repeating: ([], [], []), count: blocks.count)
-        partial.withUnsafeMutableBufferPointer { out in
-            Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
-                var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-                var nnz = [Int](repeating: 0, count: g)
-                switch X {
-                case .sparse(let s):
-                    s.indices.withUnsafeBufferPointer { ind in
-                        s.values.withUnsafeBufferPointer { val in
-                            for r in rowList[blocks[b]] {
-                                for p in s.indptr[r]..<s.indptr[r + 1] {
-                                    let v = val[p], j = Int(ind[p])
-                                    sum[j] += Double(v)
-                                    sq[j] += Double(v * v)      // squared in Float32, as scanpy's numba kernel
-                                    if v != 0 { nnz[j] += 1 }
-                                }
-                            }
-                        }
-                    }
-                case .dense(let m):
-                    m.values.withUnsafeBufferPointer { val in
-                        for r in rowList[blocks[b]] {
-                            for j in 0..<g {
-                                let v = val[r * g + j]
-                                sum[j] += Double(v)
-                                sq[j] += Double(v * v)
-                                if v != 0 { nnz[j] += 1 }
-                            }
-                        }
-                    }
-                }
-                out[b] = (sum, sq, nnz)
-            }
-        }
-        var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-        var nnz = [Int](repeating: 0, count: g)
-        for p in partial { for j in 0..<g { sum[j] += p.sum[j]; sq[j] += p.sq[j]; nnz[j] += p.nnz[j] } }
-        self.init(rows: rowList.count, sum: sum, squares: sq, nonzero: nnz)
+    /// scanpy's statistics, with sums per canonical block added exactly (`BlockStats`): row i of
+    /// X is input row `origin[i]` (nil: row i), so a streamed or sharded run gets the same bits.
+    init(scanpy X: MatrixData, rows: [Int]?, origin: [Int]? = nil) {
+        let blocks = BlockStats.blocks(rows: rows, origin: origin, n: X.rows)
+        let s = BlockStats.columnSums(X, rows: rows, blocks: blocks, squares: .float32, threads: GeneStats.threads)
+        self = s.geneStats(rows: rows?.count ?? X.rows)
     }
 
     /// From column sums (and scanpy's sums of Float32 squares, when given) over `rows` observations:

@@ -15,7 +15,9 @@ extension HVG {
     }
 
     static func dispersionBased(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
-                                batches: (codes: [Int32], count: Int)?, logBase: Double?, threads: Int) throws -> Result {
+                                batches: (codes: [Int32], count: Int)?, logBase: Double?, threads: Int,
+                                origin: [Int]? = nil, rowCount: Int? = nil, givenSums: BlockStats.Sums? = nil,
+                                mapOnly: ((BlockStats.Sums) -> Void)? = nil) throws -> Result {
         var data = X
         if flavor == .seurat {
             // Back to the linear scale: dispersion is computed on expm1 of natural-log data.
@@ -27,7 +29,11 @@ extension HVG {
         }
         let g = X.cols
         if batches == nil {
-            let s = try dispersionSingle(data, rows: nil, genes: Array(0..<g), flavor: flavor, nTop: nTop)
+            let sums = givenSums ?? BlockStats.columnSums(data, rows: nil, blocks: BlockStats.blocks(rows: nil, origin: origin, n: data.rows),
+                                                          squares: .float32, threads: GeneStats.threads)
+            if let mapOnly { mapOnly(sums); return Result(flavor: flavor, highlyVariable: [], columns: []) }
+            let s = try dispersionSingle(data, rows: nil, genes: Array(0..<g), flavor: flavor, nTop: nTop,
+                                         stats: sums.geneStats(rows: rowCount ?? data.rows))
             return Result(flavor: flavor, highlyVariable: s.hv, columns: [
                 ("means", .float64(s.means)), ("dispersions", .float64(s.dispersions)),
                 ("dispersions_norm", .float32(s.norm.map(Float.init))),
@@ -40,7 +46,7 @@ extension HVG {
         var cnt = [[Int]](repeating: [Int](repeating: 0, count: g), count: 3)
         var nBatches = [Int](repeating: 0, count: g)
         for rows in groups {
-            let stats = GeneStats(data, rows: rows, method: .scanpy)
+            let stats = GeneStats(scanpy: data, rows: rows, origin: origin)
             let expressed = (0..<g).filter { stats.nonzero[$0] > 0 }
             let s = try dispersionSingle(data, rows: rows, genes: expressed, flavor: flavor, nTop: nTop, stats: stats)
             var value = [[Double]](repeating: [Double](repeating: 0, count: g), count: 3)

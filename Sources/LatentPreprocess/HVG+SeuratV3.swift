@@ -13,14 +13,15 @@ extension HVG {
     /// batch; the median rank over the batches where a gene is in the top n decides, ties broken
     /// by the number of such batches.
     static func seuratV3(_ X: MatrixData, nTop: Int, batches: (codes: [Int32], count: Int)?, span: Double,
-                         stats: GeneStats? = nil) throws -> Result {
+                         stats: GeneStats? = nil, origin: [Int]? = nil, rowCount: Int? = nil,
+                         givenSums: BlockStats.Sums? = nil, mapOnly: ((BlockStats.Sums) -> Void)? = nil) throws -> Result {
         let g = X.cols
-        let all = stats ?? GeneStats(X, method: .scanpy)
+        let all = stats ?? GeneStats(scanpy: X, rows: nil, origin: origin)
         let groups = batchRows(batches, n: X.rows)
         var normVars: [[Double]] = []
         for rows in groups {
-            let s = batches == nil ? all : GeneStats(X, rows: rows, method: .scanpy)
-            let n = Double(rows.count)
+            let s = batches == nil ? all : GeneStats(scanpy: X, rows: rows, origin: origin)
+            let n = Double(rowCount ?? rows.count)
             let nonConst = (0..<g).filter { s.variance[$0] > 0 }
             var fitted = [Double](repeating: 0, count: g)
             if nonConst.count >= 2 {
@@ -30,40 +31,12 @@ extension HVG {
             }
             let regStd = fitted.map { pow(10, $0).squareRoot() }
             let clip = (0..<g).map { regStd[$0] * n.squareRoot() + s.mean[$0] }
-            // Clipped sums in fixed row blocks (combined in order: independent of the thread count).
-            let blocks = GeneStats.blocks(rows.count)
-            var parts = [(sum: [Double], sq: [Double])](repeating: ([], []), count: blocks.count)
-            parts.withUnsafeMutableBufferPointer { out in
-                Runtime.parallelFor(blocks.count, threads: GeneStats.threads) { b in
-                    var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-                    switch X {
-                    case .sparse(let m):
-                        m.indices.withUnsafeBufferPointer { ind in
-                            m.values.withUnsafeBufferPointer { val in
-                                for i in rows[blocks[b]] {
-                                    for p in m.indptr[i]..<m.indptr[i + 1] {
-                                        let j = Int(ind[p])
-                                        let v = min(Double(val[p]), clip[j])
-                                        sum[j] += v
-                                        sq[j] += v * v
-                                    }
-                                }
-                            }
-                        }
-                    case .dense(let m):
-                        for i in rows[blocks[b]] {
-                            for j in 0..<g {
-                                let v = min(Double(m.values[i * g + j]), clip[j])
-                                sum[j] += v
-                                sq[j] += v * v
-                            }
-                        }
-                    }
-                    out[b] = (sum, sq)
-                }
-            }
-            var sum = [Double](repeating: 0, count: g), sq = [Double](repeating: 0, count: g)
-            for part in parts { for j in 0..<g { sum[j] += part.sum[j]; sq[j] += part.sq[j] } }
+            // Clipped sums per canonical block, added exactly (BlockStats): the same bits streamed.
+            let cs = givenSums ?? BlockStats.columnSums(X, rows: batches == nil ? nil : rows,
+                                           blocks: BlockStats.blocks(rows: batches == nil ? nil : rows, origin: origin, n: X.rows),
+                                           squares: .clipped(clip), threads: GeneStats.threads)
+            if let mapOnly { mapOnly(cs); return Result(flavor: .seuratV3, highlyVariable: [], columns: []) }
+            let sum = cs.sum.values, sq = cs.squares!.values
             normVars.append((0..<g).map { j in
                 let mu = s.mean[j]
                 return 1 / ((n - 1) * regStd[j] * regStd[j]) * (n * mu * mu + sq[j] - 2 * sum[j] * mu)

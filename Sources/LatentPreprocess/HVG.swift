@@ -24,17 +24,32 @@ public enum HVG {
     /// Selects `nTop` genes. `batches` gives each cell's batch code (categories in order) when a
     /// batch key is used. Selecting more genes than exist returns every gene, as scanpy does.
     /// `countStats`: seurat_v3's statistics of X over all rows (`GeneStats(X, method: .scanpy)`),
-    /// when the caller already has them.
+    /// when the caller already has them. `origin[i]`: the input row of X's row i when cells were
+    /// filtered (statistics are formed per block of input rows, see `BlockStats`).
     public static func select(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
                               batches: (codes: [Int32], count: Int)? = nil,
                               logBase: Double? = nil, span: Double = 0.3, threads: Int = 1,
-                              countStats: GeneStats? = nil) throws -> Result {
+                              countStats: GeneStats? = nil, origin: [Int]? = nil) throws -> Result {
+        try select(X, geneNames: geneNames, flavor: flavor, nTop: nTop, batches: batches, logBase: logBase, span: span,
+                   threads: threads, countStats: countStats, origin: origin, rowCount: nil, givenSums: nil, mapOnly: nil)
+    }
+
+    /// The sharded form (no batches): `rowCount` cells in all shards; `givenSums` the merged sums
+    /// of the pass-dependent statistic (the dispersion flavors' moments of the normalised data,
+    /// or seurat_v3's clipped sums); with `mapOnly`, this shard's sums are handed to it instead
+    /// and the result is empty.
+    static func select(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
+                       batches: (codes: [Int32], count: Int)?, logBase: Double?, span: Double = 0.3, threads: Int,
+                       countStats: GeneStats?, origin: [Int]?, rowCount: Int?, givenSums: BlockStats.Sums?,
+                       mapOnly: ((BlockStats.Sums) -> Void)?) throws -> Result {
         switch flavor {
         case .seurat, .cellRanger:
             return try dispersionBased(X, geneNames: geneNames, flavor: flavor, nTop: nTop, batches: batches,
-                                       logBase: logBase, threads: threads)
+                                       logBase: logBase, threads: threads, origin: origin,
+                                       rowCount: rowCount, givenSums: givenSums, mapOnly: mapOnly)
         case .seuratV3:
-            return try seuratV3(X, nTop: nTop, batches: batches, span: span, stats: countStats)
+            return try seuratV3(X, nTop: nTop, batches: batches, span: span, stats: countStats, origin: origin,
+                                rowCount: rowCount, givenSums: givenSums, mapOnly: mapOnly)
         }
     }
 

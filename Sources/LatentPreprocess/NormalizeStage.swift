@@ -72,30 +72,55 @@ public enum NormalizeStage {
         /// cut — then scale),
         /// for `--timing`.
         public var phases: [(name: String, seconds: Double)] = []
+        /// With `mapStats`: this input's statistics for the next pass.
+        public var stats: StatsFile? = nil
     }
 
-    public static func run(_ input: Dataset, _ p: NormalizeParameters, file: String, threads: Int = 1) throws -> Output {
+    /// Runs the stage on `input`, whose row 0 is input row `offset` of the whole matrix (a
+    /// shard or chunk; a multiple of `RowChunking.statBlock`). With `globals` (the merged
+    /// statistics of the first passes, see `NormalizePass`), cross-cell statistics come from
+    /// them instead of from `input`; with `mapStats`, the stage stops at the next pass and
+    /// returns `input`'s statistics for it in `Output.stats`. Without either, it is the plain
+    /// in-memory stage — the same code, so every route gives the same bytes.
+    public static func run(_ input: Dataset, _ p: NormalizeParameters, file: String, threads: Int = 1,
+                           offset: Int = 0, globals globalFiles: [StatsFile] = [], globalNames: [String] = [],
+                           mapStats: Bool = false) throws -> Output {
         var notes: [String] = []
         var profile = Phases()
         GeneStats.threads = threads
         try validate(p, input, file: file)
+        let sharded = offset != 0 || mapStats || !globalFiles.isEmpty
+        if sharded, let why = p.shardingProblem() { throw LatentError.badInput(nil, nil, why) }
+        if offset % RowChunking.statBlock != 0 {
+            throw LatentError.badInput(file, nil, "starts at row \(offset), not a multiple of \(RowChunking.statBlock)",
+                                       hint: "cut shards on multiples of \(RowChunking.statBlock) rows (latent split)")
+        }
+        let rowRange = offset..<(offset + input.nObs)
+        let globals = try NormalizeGlobals(globalFiles, p, rows: rowRange, names: globalNames.isEmpty ? globalFiles.map { _ in file } : globalNames)
+        let passes = p.passes
+        if mapStats && globalFiles.count >= passes.count {
+            throw LatentError.badInput(nil, nil, "all \(passes.count) statistics passes of these options (\(passes.map(\.rawValue).joined(separator: ", "))) are given",
+                                       hint: "apply them with --stats and no --map-stats")
+        }
+        if !mapStats && sharded && !globalFiles.isEmpty && globalFiles.count < passes.count {
+            throw LatentError.badInput(nil, nil, "these options need \(passes.count) statistics passes (\(passes.map(\.rawValue).joined(separator: ", "))), \(globalFiles.count) given",
+                                       hint: "run --map-stats for pass \(globalFiles.count + 1) and merge it first")
+        }
+        /// The pass whose statistics this run maps, if any.
+        let mapping: NormalizePass? = mapStats ? passes[globalFiles.count] : nil
+        func statsFile(_ pass: NormalizePass) -> StatsFile {
+            StatsFile(kind: "normalize/\(pass.rawValue)", parameters: p.passParameters(passes.firstIndex(of: pass)!, earlier: globalFiles),
+                      rows: rowRange)
+        }
         if p.requiresCounts { try Validate.counts(input, file: file, purpose: "--method \(p.method.rawValue) requires raw counts") }
         profile.step("validate")
         // 1. QC metrics, and the per-gene sums the filters (and seurat_v3) need, in one sweep.
         var ds = input
         let mito = QC.mitochondrialMask(ds.var.index)
         let seuratV3 = p.hvg != nil && p.hvgFlavor == .seuratV3
-        let qc = QCPass(ds.X, mito: mito, top: [50, 100, 200, 500], squares: seuratV3, threads: threads)
-        _ = try inputType(p, ds, qc, file: file, notes: &notes)
-        if seuratV3 && !qc.isCounts {
-            notes.append("\(file): seurat_v3 expects raw counts, but X has non-integer or negative values (scanpy warns the same way)")
-        }
+        let qc = QCPass(ds.X, mito: mito, top: [50, 100, 200, 500], squares: seuratV3, threads: threads, offset: offset)
         let cellQC = qc.cells
-        QC.annotate(&ds.obs, cellQC)
-        QC.annotate(&ds.var, qc.geneStats, nObs: ds.nObs, mito: mito)
-
-        profile.step("qc")
-        // 2. filters
+        // 2. filters (per cell: the same in every shard)
         var keepCells = [Int]()
         let pctMito = cellQC.pctMito
         for i in 0..<ds.nObs {
@@ -105,19 +130,55 @@ public enum NormalizeStage {
             if cellQC.total[i] <= 0 { continue }
             keepCells.append(i)
         }
-        let droppedEmpty = (0..<ds.nObs).filter { cellQC.total[$0] <= 0 }.count
-        if droppedEmpty > 0 { notes.append("\(file): \(droppedEmpty) cells with zero total counts removed") }
-        if keepCells.count < ds.nObs {
-            notes.append("filters kept \(keepCells.count) of \(ds.nObs) cells")
+        let allCells = keepCells.count == ds.nObs
+        // Input rows of the kept cells, for the statistics blocks (nil: row i is input row i).
+        let origin: [Int]? = allCells && offset == 0 ? nil : keepCells.map { offset + $0 }
+        if mapping == .counts {
+            var f = statsFile(.counts)
+            let kept = BlockStats.columnSums(ds.X, rows: allCells ? nil : keepCells,
+                                             blocks: BlockStats.blocks(rows: allCells ? nil : keepCells, origin: nil, offset: offset, n: ds.nObs),
+                                             squares: seuratV3 ? .float32 : .none, threads: threads)
+            f.set("gene_sum_all", qc.exact.sum)
+            f.set("gene_nonzero_all", qc.exact.nonzero)
+            f.set("gene_sum_kept", kept.sum)
+            f.set("gene_nonzero_kept", kept.nonzero)
+            if let sq = kept.squares { f.set("gene_squares_kept", sq) }
+            var cells = ExactSums(count: 4)
+            cells.add([Double(ds.nObs), Double(keepCells.count), Double((0..<ds.nObs).filter { cellQC.total[$0] <= 0 }.count), qc.isCounts ? 0 : 1])
+            f.set("cells", cells)
+            f.maxima["largest"] = [qc.isCounts ? -Double.infinity : Double(largestValue(ds.X))]
+            return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
         }
-        guard !keepCells.isEmpty else {
+        // Global counts, or this input's.
+        let gCells = globals.cells
+        let nAll = gCells?[0] ?? ds.nObs, nKept = gCells?[1] ?? keepCells.count
+        let isCounts = gCells.map { $0[3] == 0 } ?? qc.isCounts
+        let largest: () -> Float = { globals.file(.counts).map { Float($0.maxima["largest"]![0]) } ?? largestValue(ds.X) }
+        _ = try inputType(p, ds, isCounts: isCounts, largest: largest, file: file, notes: &notes)
+        if seuratV3 && !isCounts {
+            notes.append("\(file): seurat_v3 expects raw counts, but X has non-integer or negative values (scanpy warns the same way)")
+        }
+        QC.annotate(&ds.obs, cellQC)
+        let countsFile = globals.file(.counts)
+        let geneQC = countsFile.map { GeneStats(rows: nAll, sum: $0.sums["gene_sum_all"]!.values, squares: nil,
+                                                nonzero: $0.sums["gene_nonzero_all"]!.values.map { Int($0) }) } ?? qc.geneStats
+        QC.annotate(&ds.var, geneQC, nObs: nAll, mito: mito)
+        profile.step("qc")
+
+        let droppedEmpty = gCells?[2] ?? (0..<ds.nObs).filter { cellQC.total[$0] <= 0 }.count
+        if droppedEmpty > 0 { notes.append("\(file): \(droppedEmpty) cells with zero total counts removed") }
+        if nKept < nAll {
+            notes.append("filters kept \(nKept) of \(nAll) cells")
+        }
+        guard nKept > 0 else {
             throw LatentError.badInput(file, nil, "no cells pass the filters", hint: "loosen --min-counts/--min-genes/--max-mito")
         }
         // Detection counts of the kept cells: the sweep's when every cell stays, otherwise counted
         // over whichever is fewer, the dropped cells (subtracted) or the kept ones.
-        let allCells = keepCells.count == ds.nObs
         let geneNonzero: [Int]
-        if allCells {
+        if let f = countsFile {
+            geneNonzero = f.sums["gene_nonzero_kept"]!.values.map { Int($0) }
+        } else if allCells {
             geneNonzero = qc.geneNonzero
         } else if 2 * keepCells.count > ds.nObs {
             var isKept = [Bool](repeating: false, count: ds.nObs)
@@ -145,6 +206,7 @@ public enum NormalizeStage {
         // (adding ±0 never changes a Double sum), so normalisation can reuse those totals.
         let onlyEmptyGenesRemoved = keepGenes.count == ds.nVars || keepGenes.count + zeroGenes == ds.nVars
         if keepGenes.count < ds.nVars { notes.append("filters kept \(keepGenes.count) of \(ds.nVars) genes") }
+        let varBeforeGeneFilter = ds.nVars
         if keepGenes.count < ds.nVars { ds = GeneSubset.apply(ds, keepGenes, threads: threads) }
         profile.step("filter_genes")
         let counts = ds.X
@@ -160,13 +222,19 @@ public enum NormalizeStage {
         var logBase: Double? = nil
         switch p.method {
         case .total:
-            let totals = onlyEmptyGenesRemoved ? keepCells.map { cellQC.total[$0] } : nil
+            let totals = onlyEmptyGenesRemoved ? keepCells.map { cellQC.total[$0] } : rowTotals(ds.X, threads: threads).total
+            if mapping == .totals {
+                var f = statsFile(.totals)
+                f.perRow["total"] = totals
+                return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
+            }
+            // The target: given, or the median over every kept cell (the merged totals when sharded).
+            let target = Normalize.totalTarget(globals.file(.totals)?.perRow["total"] ?? totals, targetSum: p.targetSum)
             if deferTotal {
-                let t = totals ?? rowTotals(ds.X, threads: threads).total
-                pendingTotal = (t, Normalize.totalTarget(t, targetSum: p.targetSum))
-                record["target_sum"] = .double(pendingTotal!.target)
+                pendingTotal = (totals, target)
+                record["target_sum"] = .double(target)
             } else {
-                let (normalized, target) = Normalize.totalLog1p(ds.X, targetSum: p.targetSum, rowTotals: totals, threads: threads)
+                let (normalized, _) = Normalize.totalLog1p(ds.X, targetSum: target, rowTotals: totals, threads: threads)
                 ds.X = normalized
                 record["target_sum"] = .double(target)
             }
@@ -213,11 +281,34 @@ public enum NormalizeStage {
                 batches = batchCodes(col)
             }
             let source = p.hvgFlavor == .seuratV3 ? counts : ds.X
-            // seurat_v3's gene statistics over all cells came with the QC sweep when no cell was dropped
-            // (same rows, same blocks: the same bits).
-            let stats = seuratV3 && allCells ? qc.geneStats.subset(keepGenes) : nil
+            // seurat_v3's gene statistics over the kept cells: merged when sharded; the QC sweep's when
+            // no cell was dropped (same rows, same blocks: the same bits).
+            var stats: GeneStats? = nil
+            if seuratV3, let f = countsFile {
+                stats = GeneStats(rows: nKept, sum: f.sums["gene_sum_kept"]!.values, squares: f.sums["gene_squares_kept"]!.values,
+                                  nonzero: geneNonzero).subset(keepGenes)
+            } else if seuratV3 && allCells {
+                stats = qc.geneStats.subset(keepGenes)
+            }
+            let hvgFile = globals.file(.hvg)
+            var given: BlockStats.Sums? = nil
+            if let f = hvgFile {
+                given = BlockStats.Sums(sum: f.sums["sum"]!.subset(keepGenes), squares: f.sums["squares"]!.subset(keepGenes),
+                                        nonzero: f.sums["nonzero"]!.subset(keepGenes))
+            }
+            var local: BlockStats.Sums? = nil
             let r = try HVG.select(source, geneNames: ds.var.index, flavor: p.hvgFlavor, nTop: n, batches: batches,
-                                   logBase: logBase, threads: threads, countStats: stats)
+                                   logBase: logBase, threads: threads, countStats: stats, origin: origin,
+                                   rowCount: sharded ? nKept : nil, givenSums: given, mapOnly: mapping == .hvg ? { local = $0 } : nil)
+            if mapping == .hvg {
+                // Sums over the kept genes, stored over every input gene (zeros elsewhere), so that
+                // every shard's file has the same shape whatever its own filters would say.
+                var f = statsFile(.hvg)
+                f.set("sum", local!.sum.expanded(keepGenes, to: varBeforeGeneFilter))
+                f.set("squares", local!.squares!.expanded(keepGenes, to: varBeforeGeneFilter))
+                f.set("nonzero", local!.nonzero.expanded(keepGenes, to: varBeforeGeneFilter))
+                return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
+            }
             for (name, col) in r.columns { ds.var.set(name, col) }
             ds.var.set("highly_variable", .bool(r.highlyVariable))
             let selected = (0..<ds.nVars).filter { r.highlyVariable[$0] }
@@ -242,7 +333,30 @@ public enum NormalizeStage {
 
         // 5. scaling
         if p.scale != .none {
-            ds.X = Scale.apply(ds.X, method: p.scale, maxValue: p.maxValue)
+            let m = Scale.dense(ds.X)
+            var fit: Scale.Fit
+            if let f = globals.file(.scale) {
+                fit = Scale.Fit(sums: nil, rows: nKept)
+                if p.scale == .zscore {
+                    fit.sums = BlockStats.Sums(sum: f.sums["sum"]!, squares: f.sums["squares"]!, nonzero: f.sums["nonzero"]!)
+                } else {
+                    fit.lo = f.minima["value"]!
+                    fit.hi = f.maxima["value"]!
+                }
+            } else {
+                fit = Scale.fit(m, method: p.scale, origin: origin)
+            }
+            if mapping == .scale {
+                var f = statsFile(.scale)
+                if let s = fit.sums {
+                    f.set("sum", s.sum); f.set("squares", s.squares!); f.set("nonzero", s.nonzero)
+                } else {
+                    f.minima["value"] = fit.lo
+                    f.maxima["value"] = fit.hi
+                }
+                return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
+            }
+            ds.X = .dense(Scale.transform(m, method: p.scale, fit: fit, maxValue: p.maxValue))
             record["scale"] = .string(p.scale.rawValue)
             if let m = p.maxValue { record["max_value"] = .double(m) }
         }
@@ -250,6 +364,11 @@ public enum NormalizeStage {
         try Validate.finite(ds, file: file, key: "output X")
         profile.step("scale")
         return Output(dataset: ds, notes: notes, phases: profile.steps)
+    }
+
+    /// The largest stored value of X (−∞ when nothing is stored).
+    static func largestValue(_ X: MatrixData) -> Float {
+        X.storedValues.withUnsafeBufferPointer { v in v.reduce(-Float.infinity) { Swift.max($0, $1) } }
     }
 
     static func validate(_ p: NormalizeParameters, _ ds: Dataset, file: String) throws {
@@ -273,18 +392,18 @@ public enum NormalizeStage {
 
     /// What X holds, as the user said or as its values show; says what was detected, and refuses
     /// the dispersion flavors on X that is not log-scale when nothing normalises it.
-    static func inputType(_ p: NormalizeParameters, _ ds: Dataset, _ qc: QCPass, file: String,
+    static func inputType(_ p: NormalizeParameters, _ ds: Dataset, isCounts: Bool, largest largestValue: () -> Float, file: String,
                           notes: inout [String]) throws -> NormalizeParameters.InputType {
         var kind = p.inputType
         if kind == .auto {
-            if qc.isCounts {
+            if isCounts {
                 kind = .counts
                 notes.append("\(file): X holds non-negative integers: read as raw counts (--input-type counts)")
             } else if ds.uns["log1p"] != nil {
                 kind = .log
                 notes.append("\(file): X has non-integer values and uns[\"log1p\"] (scanpy's mark of log1p): read as log-normalised (--input-type log)")
             } else {
-                let largest = ds.X.storedValues.withUnsafeBufferPointer { v in v.reduce(-Float.infinity) { Swift.max($0, $1) } }
+                let largest = largestValue()
                 let limit = NormalizeParameters.InputType.logScaleMaximum
                 kind = largest <= limit ? .log : .linear
                 notes.append(kind == .log

@@ -9,7 +9,7 @@ import LatentCore
 /// selection per row, then a two-pass gene mean/variance twice) took ten times that.
 ///
 /// Every number is bit-identical to the separate passes: row sums run in stored order, gene sums
-/// in the fixed row blocks of `GeneStats.blocks` combined in block order, and the top-N shares are
+/// per canonical block added exactly (`BlockStats`), and the top-N shares are
 /// summed largest first — except on rows of integers below 2²⁴, where Double sums are exact in any
 /// order and a histogram of the small values replaces the selection and sort.
 struct QCPass {
@@ -35,30 +35,35 @@ struct QCPass {
     /// Integers up to 2²⁴ sum exactly in Double in any order, whatever the row length.
     static let exactLimit: Float = 16_777_216
 
-    init(_ X: MatrixData, mito: [Bool], top: [Int], squares: Bool, threads: Int) {
+    /// The exact per-gene sums behind `geneSum`, `geneNonzero` and `geneSquares`, for a streamed
+    /// or sharded run to add up (see `BlockStats`).
+    var exact: BlockStats.Sums
+
+    /// `offset`: the input row of X's row 0 (a multiple of `RowChunking.statBlock` when X is a chunk).
+    init(_ X: MatrixData, mito: [Bool], top: [Int], squares: Bool, threads: Int, offset: Int = 0) {
         let n = X.rows, g = X.cols
         rows = n
         // N above the gene count is left out, as scanpy requires; N ≤ 0 means nothing.
         let tops = top.sorted().filter { $0 <= g && $0 > 0 }
         let nTop = tops.count
-        let blocks = GeneStats.blocks(n)
+        // Canonical statistics blocks (see BlockStats), dealt round-robin to one accumulator per thread.
+        let blocks = BlockStats.blocks(rows: nil, origin: nil, offset: offset, n: n)
         let nb = blocks.count
+        let nt = max(1, min(threads, nb))
 
         let total = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
         let nnz = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
         let mt = UnsafeMutableBufferPointer<Double>.allocate(capacity: n)
         let pct = UnsafeMutableBufferPointer<Double>.allocate(capacity: n * max(nTop, 1))
-        let sumPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: nb * g)
-        let nzPart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: nb * g)
-        let sqPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: squares ? nb * g : 0)
+        let sumPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
+        let nzPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
+        let sqPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: squares ? nt * g : 0)
         let notCounts = UnsafeMutableBufferPointer<Bool>.allocate(capacity: nb)
+        var accs = [(sum: ExactSums, sq: ExactSums, nz: ExactSums)](repeating: (ExactSums(count: g), ExactSums(count: squares ? g : 0), ExactSums(count: g)), count: nt)
         defer {
             total.deallocate(); nnz.deallocate(); mt.deallocate(); pct.deallocate()
             sumPart.deallocate(); nzPart.deallocate(); sqPart.deallocate(); notCounts.deallocate()
         }
-        sumPart.initialize(repeating: 0)
-        nzPart.initialize(repeating: 0)
-        if squares { sqPart.initialize(repeating: 0) }
         notCounts.initialize(repeating: false)
 
         // A dense row is a CSR row whose indices are 0 ..< g.
@@ -79,14 +84,18 @@ struct QCPass {
         values.withUnsafeBufferPointer { val in
         mito.withUnsafeBufferPointer { isMito in
         tops.withUnsafeBufferPointer { tops in
-            Runtime.parallelFor(nb, threads: threads) { b in
-                let gs = UnsafeMutableBufferPointer(rebasing: sumPart[(b * g)..<((b + 1) * g)])
-                let gn = UnsafeMutableBufferPointer(rebasing: nzPart[(b * g)..<((b + 1) * g)])
+        accs.withUnsafeMutableBufferPointer { accs in
+            Runtime.parallelFor(nt, threads: nt) { th in
+                let gs = UnsafeMutableBufferPointer(rebasing: sumPart[(th * g)..<((th + 1) * g)])
+                let gn = UnsafeMutableBufferPointer(rebasing: nzPart[(th * g)..<((th + 1) * g)])
                 // Without squares nothing is written through gq (every write is under `if squares`).
-                let gq = squares ? UnsafeMutableBufferPointer(rebasing: sqPart[(b * g)..<((b + 1) * g)]) : gs
+                let gq = squares ? UnsafeMutableBufferPointer(rebasing: sqPart[(th * g)..<((th + 1) * g)]) : gs
                 let hist = UnsafeMutableBufferPointer<Int32>.allocate(capacity: QCPass.histogramSize)
                 let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(longest, 1))
                 defer { hist.deallocate(); scratch.deallocate() }
+                for b in stride(from: th, to: nb, by: nt) {
+                gs.initialize(repeating: 0); gn.initialize(repeating: 0)
+                if squares { gq.initialize(repeating: 0) }
                 var anyNotCounts = false
                 for i in blocks[b] {
                     let lo = ip[i], hi = ip[i + 1]
@@ -130,25 +139,23 @@ struct QCPass {
                     }
                 }
                 notCounts[b] = anyNotCounts
+                accs[th].sum.add(UnsafeBufferPointer(gs))
+                accs[th].nz.add(UnsafeBufferPointer(gn))
+                if squares { accs[th].sq.add(UnsafeBufferPointer(gq)) }
+                }
             }
-        }}}}}
+        }}}}}}
 
-        // Block partials combined in block order: the same sums whatever the thread count.
-        var sum = [Double](repeating: 0, count: g), nz = [Int](repeating: 0, count: g)
-        var sq = [Double](repeating: 0, count: squares ? g : 0)
-        for b in 0..<nb {
-            for j in 0..<g {
-                sum[j] += sumPart[b * g + j]
-                nz[j] += Int(nzPart[b * g + j])
-            }
-            if squares { for j in 0..<g { sq[j] += sqPart[b * g + j] } }
-        }
+        // Exact sums: the same bits whatever the thread count, chunking or sharding.
+        var acc = accs[0]
+        for a in accs.dropFirst() { acc.sum.add(a.sum); acc.nz.add(a.nz); if squares { acc.sq.add(a.sq) } }
+        exact = BlockStats.Sums(sum: acc.sum, squares: squares ? acc.sq : nil, nonzero: acc.nz)
         var topPercent: [(n: Int, pct: [Double])] = []
         for (t, k) in tops.enumerated() { topPercent.append((k, (0..<n).map { pct[$0 * nTop + t] })) }
         cells = QC.CellMetrics(nGenes: Array(nnz), total: Array(total), totalMito: Array(mt), topPercent: topPercent)
-        geneSum = sum
-        geneNonzero = nz
-        geneSquares = squares ? sq : nil
+        geneSum = acc.sum.values
+        geneNonzero = acc.nz.values.map { Int($0) }
+        geneSquares = squares ? acc.sq.values : nil
         isCounts = !notCounts.contains(true)
     }
 

@@ -16,7 +16,7 @@ struct Latent: ParsableCommand {
           latent inspect dataset.h5ad
         """,
         version: LatentVersion.string,
-        subcommands: [ImportCommand.self, SplitCommand.self, InspectCommand.self, NormalizeCommand.self, PCACommand.self, ICACommand.self, NMFCommand.self, VAECommand.self, TraverseCommand.self, EnrichCommand.self, SimulateCommand.self, MetricsCommand.self, DifferentialCommand.self, ConsensusCommand.self, ReportCommand.self, RunCommand.self, CacheCommand.self]
+        subcommands: [ImportCommand.self, SplitCommand.self, InspectCommand.self, NormalizeCommand.self, PCACommand.self, ICACommand.self, NMFCommand.self, VAECommand.self, TraverseCommand.self, EnrichCommand.self, SimulateCommand.self, MetricsCommand.self, DifferentialCommand.self, ConsensusCommand.self, ReportCommand.self, RunCommand.self, CacheCommand.self, StatsCommand.self]
     )
 
     /// Runs the command line with latent's exit-code contract: 0 success, 2 bad input or usage,

@@ -22,6 +22,22 @@ struct NormalizeCommand: ParsableCommand {
           latent normalize bulk.h5ad -o norm.h5ad --method median-of-ratios --hvg 5000 --scale minmax
           latent normalize raw.h5ad -o resid.h5ad --method pearson-residuals --hvg 2000 --hvg-flavor seurat_v3
           latent normalize lognorm.h5ad -o hvg.h5ad --input-type log --method none --hvg 2000 --hvg-flavor cell_ranger
+
+        Sharded runs (Snakemake/Nextflow; shards cut on multiples of 1024 rows, each told its first
+        row with --row-offset): the statistics come in passes, each a map over the shards and a
+        merge; which passes run depends on the options only:
+          counts  always: QC gene sums, detection and (seurat_v3) sums of the cells kept by the filters
+          totals  --method total without --target-sum: kept cells' totals, for the median target
+          hvg     with --hvg: seurat_v3's clipped sums, or the moments of the normalised data
+          scale   with --scale: moments (zscore) or ranges (minmax) of the selected genes
+        For pass k, give the merged files of passes 1..k-1 with --stats, in order:
+          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --map-stats -o s0.p1.stats
+          latent stats merge s*.p1.stats -o all.p1.stats
+          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --map-stats --stats all.p1.stats -o s0.p2.stats
+          latent stats merge s*.p2.stats -o all.p2.stats   (… one round per pass)
+          latent normalize s0.h5ad --row-offset 0 --hvg 2000 --stats all.p1.stats --stats all.p2.stats … -o s0.norm.h5ad
+        Each shard's output holds exactly the rows the single-process run gives for its cells.
+        --passes prints the passes of the given options, one per line.
         """
     )
 
@@ -77,7 +93,21 @@ struct NormalizeCommand: ParsableCommand {
     @Option(help: "Clip Pearson residuals to ±this (default √n_cells).")
     var clip: Double?
 
+    @Flag(name: .customLong("map-stats"), help: "Write this shard's statistics for the next pass to -o (a .stats file) instead of normalising.")
+    var mapStats = false
+
+    @Option(name: .customLong("stats"), help: "Merged statistics of a pass (repeat, in pass order): apply them to this shard, or map the next pass.")
+    var stats: [String] = []
+
+    @Option(name: .customLong("row-offset"), help: "The input's first row in the whole matrix (sharded runs; a multiple of 1024).")
+    var rowOffset: Int = 0
+
+    @Flag(help: "Print the statistics passes these options need (sharded runs), one per line, and exit.")
+    var passes = false
+
     @OptionGroup var compression: CompressionOptions
+
+    @OptionGroup var memory: MemoryOptions
 
     @Flag(help: "Print read, stage and write times on stderr, and the stage's phases (qc, filters, normalize, hvg, scale).")
     var timing = false
@@ -85,7 +115,12 @@ struct NormalizeCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
+        if mapStats {
+            if !output.hasSuffix(".stats") { throw ValidationError("with --map-stats, --output must end in .stats") }
+        } else if !passes && !output.hasSuffix(".h5ad") {
+            throw ValidationError("--output must end in .h5ad")
+        }
+        if rowOffset < 0 || rowOffset % 1024 != 0 { throw ValidationError("--row-offset must be a non-negative multiple of 1024") }
     }
 
     var parameters: NormalizeParameters {
@@ -108,14 +143,43 @@ struct NormalizeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if passes {
+            for pass in parameters.passes { print(pass.rawValue) }
+            return
+        }
         let run = global.run
         var warnings: [String] = []
         let clock = Stopwatch()
+        let globals = try stats.map { try StatsFile.read($0) }
         let ds = try H5AD.read(input, warnings: &warnings)
         let tRead = clock.lap()
         warnings.forEach(global.note)
-        let out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads)
+        // Streams by itself when the stage's copies of X would not fit --memory (the same bytes
+        // either way); sharded steps and options without passes run as given.
+        let budget = memory.budget
+        let footprint = ds.X.storedCount * NormalizeStage.bytesPerStoredEntry
+        let stream = !mapStats && stats.isEmpty && rowOffset == 0 && footprint > budget.bytes
+            && parameters.shardingProblem() == nil
+        if footprint > budget.bytes && !stream && !mapStats && stats.isEmpty, let why = parameters.shardingProblem() {
+            global.note("\(input): needs about \(footprint >> 20) MiB, more than --memory, but runs in memory: \(why)")
+        }
+        let out: NormalizeStage.Output
+        if stream {
+            let plan = RowChunking.plan(InMemorySource(ds.X),
+                                        maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
+            global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
+            out = try NormalizeStage.runInChunks(ds, parameters, file: input, threads: run.threads, plan: plan)
+        } else {
+            out = try NormalizeStage.run(ds, parameters, file: input, threads: run.threads, offset: rowOffset,
+                                         globals: globals, globalNames: stats, mapStats: mapStats)
+        }
         let tStage = clock.lap()
+        if mapStats, let s = out.stats {
+            try s.write(to: output)
+            global.note("\(output): \(s.kind) statistics of rows \(s.rows.lowerBound)..<\(s.rows.upperBound)")
+            print(output)
+            return
+        }
         out.notes.forEach(global.note)
         try H5AD.write(out.dataset, to: output, compression: compression.setting(threads: run.threads))
         if timing {

@@ -18,10 +18,18 @@ final class StreamingFoundationTests: XCTestCase {
         XCTAssertEqual(h1, a)
         let plain = xs.reduce(0, +)
         XCTAssertEqual(a.value, plain, accuracy: 1e-9 * xs.map(abs).reduce(0, +))
-        let (hi, lo) = a.halves
-        XCTAssertEqual(ExactSum(high: hi, low: lo), a)
+        let (hi, lo) = a.halves, (fh, fl) = a.fineHalves
+        XCTAssertEqual(ExactSum(high: hi, low: lo, fineHigh: fh, fineLow: fl), a)
         var neg = ExactSum(); neg.add(-3.25)
         XCTAssertEqual(ExactSum(high: neg.halves.high, low: neg.halves.low).value, -3.25)
+        // Values far below the coarse grid (FPKM tables hold 1e-38) are kept, not rounded away.
+        var tiny = ExactSum(), tinyRev = ExactSum()
+        let small: [Double] = [1.1786e-38, 3.5e-30, 2.0e-20, 7.25e-17, 1.5]
+        for x in small { tiny.add(Double(Float(x))) }
+        for x in small.reversed() { tinyRev.add(Double(Float(x))) }
+        XCTAssertEqual(tiny, tinyRev)
+        var one = ExactSum(); one.add(Double(Float(1.1786e-38)))
+        XCTAssertEqual(one.value, Double(Float(1.1786e-38)))
         var bad = ExactSum()
         XCTAssertFalse(bad.add(.nan))
         XCTAssertFalse(bad.add(1e30))

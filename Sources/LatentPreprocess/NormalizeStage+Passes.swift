@@ -1,0 +1,97 @@
+import Foundation
+import LatentCore
+
+/// The statistics rounds of a sharded or streamed `normalize` (issue 16).
+///
+/// Every cross-cell statistic of the stage is a sum formed per canonical block (`BlockStats`),
+/// a maximum, or a list of per-cell values; each round needs the merged results of the rounds
+/// before it, so a sharded run is: for each pass, every shard's map step
+/// (`--map-stats [--stats earlier…]`), then `latent stats merge`; finally every shard's apply
+/// step with all merged files (`--stats p1 --stats p2 …`). Which passes run depends on the
+/// options only (never on the data), so a workflow knows the rounds in advance:
+/// - `counts`: QC gene sums over all cells; detection, sums (and squares, for seurat_v3) over
+///   the cells that pass the cell filters; cell counts; whether X holds counts; its largest value.
+/// - `totals` (`--method total` without `--target-sum`): each kept cell's total over the kept
+///   genes, for the median target.
+/// - `hvg` (`--hvg`): seurat_v3's clipped sums, or the dispersion flavors' moments of the
+///   normalised data.
+/// - `scale` (`--scale`): the selected genes' moments (zscore) or ranges (minmax).
+public enum NormalizePass: String, Sendable, CaseIterable {
+    case counts, totals, hvg, scale
+}
+
+extension NormalizeParameters {
+    /// The passes a sharded or streamed run makes, in order.
+    public var passes: [NormalizePass] {
+        var out: [NormalizePass] = [.counts]
+        if method == .total && targetSum == nil { out.append(.totals) }
+        if hvg != nil { out.append(.hvg) }
+        if scale != .none { out.append(.scale) }
+        return out
+    }
+
+    /// Options whose statistics are not (yet) split into passes.
+    public func shardingProblem() -> String? {
+        if method == .medianOfRatios || method == .pearsonResiduals {
+            return "--method \(method.rawValue) is not available for sharded or streamed runs (use total, log1p or none, or run in memory)"
+        }
+        if batchKey != nil { return "--batch-key is not available for sharded or streamed runs (run in memory)" }
+        return nil
+    }
+
+    /// Canonical JSON of the options (sorted keys): what a statistics file was computed with.
+    public var canonicalJSON: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The `parameters` of pass `k`'s statistics: the options and the digests of the merged
+    /// statistics of the passes before it (so shards that used different earlier statistics
+    /// cannot be merged).
+    func passParameters(_ k: Int, earlier: [StatsFile]) -> String {
+        let digests = earlier.prefix(k).map { "\"\($0.digest)\"" }.joined(separator: ",")
+        return "{\"after\":[\(digests)],\"options\":\(canonicalJSON),\"pass\":\"\(passes[k].rawValue)\"}"
+    }
+}
+
+/// The merged statistics given to a shard (or chunk), pass by pass.
+struct NormalizeGlobals {
+    var files: [StatsFile]
+    var passes: [NormalizePass]
+
+    /// Checks that `files` are the merged statistics of the first passes, in order, computed with
+    /// `p`, and that they cover the rows `rows` of this shard.
+    init(_ files: [StatsFile], _ p: NormalizeParameters, rows: Range<Int>, names: [String]) throws {
+        let passes = p.passes
+        if files.count > passes.count {
+            throw LatentError.badInput(names[passes.count], nil, "more statistics files than these options have passes (\(passes.map(\.rawValue).joined(separator: ", ")))",
+                                       hint: "give the merged file of each pass once, in order")
+        }
+        for (k, f) in files.enumerated() {
+            if f.kind != "normalize/\(passes[k].rawValue)" {
+                throw LatentError.badInput(names[k], nil, "holds statistics '\(f.kind)', but pass \(k + 1) of these options is normalize/\(passes[k].rawValue)",
+                                           hint: "give the merged files in pass order: \(passes.map(\.rawValue).joined(separator: ", "))")
+            }
+            let want = p.passParameters(k, earlier: files)
+            if f.parameters != want {
+                throw LatentError.badInput(names[k], nil, "statistics computed with other options or earlier statistics than this run",
+                                           hint: "use the same normalize options in every step; expected \(want)")
+            }
+            if rows.count > 0 && !(f.rows.lowerBound <= rows.lowerBound && rows.upperBound <= f.rows.upperBound) {
+                throw LatentError.badInput(names[k], nil, "covers rows \(f.rows.lowerBound)..<\(f.rows.upperBound), not this input's rows \(rows.lowerBound)..<\(rows.upperBound)",
+                                           hint: "merge the statistics of every shard, including this one")
+            }
+        }
+        self.files = files
+        self.passes = passes
+    }
+
+    func file(_ pass: NormalizePass) -> StatsFile? {
+        guard let k = passes.firstIndex(of: pass), k < files.count else { return nil }
+        return files[k]
+    }
+
+    /// The `counts` pass: cell counts [all, kept, empty, not-counts rows].
+    var cells: [Int]? { file(.counts).map { $0.sums["cells"]!.values.map { Int($0) } } }
+}
