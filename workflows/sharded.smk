@@ -4,7 +4,7 @@
 # single-process `latent normalize IN … -o n.h5ad && latent pca n.h5ad … -o p.h5ad` writes.
 #
 #   snakemake -s workflows/sharded.smk --cores 2 \
-#       --config latent=.build/release/latent input=atlas.h5ad rows=65536
+#       --config latent=.build/release/latent input=atlas.h5ad rows=65536 threads=2
 #   snakemake -s workflows/sharded.smk --executor slurm --jobs 100    # see workflows/README.md
 #
 # Shards must start on 1,024-row statistics blocks (`rows` a multiple of 1,024), and the PCA
@@ -22,6 +22,9 @@ INPUT = config["input"]
 OUT = config.get("outdir", "latent-sharded")
 ROWS = int(config.get("rows", 65536))
 SEED = config.get("seed", 0)
+# Every job runs with this many threads: OpenBLAS's products differ in the last bits between
+# thread counts, so the single-process run to compare with must use the same --threads.
+THREADS = int(config.get("threads", 1))
 if ROWS % 1024:
     raise ValueError(f"rows: {ROWS} is not a multiple of 1024 (shards must start on statistics blocks)")
 
@@ -49,6 +52,11 @@ PASSES = subprocess.run(shlex.split(LATENT) + ["normalize", INPUT, "-o", os.devn
 wildcard_constraints:
     name=r"[^/]+",
     p=r"\d+",
+
+
+rule all:
+    input:
+        f"{OUT}/all.h5ad",
 
 
 checkpoint split:
@@ -81,11 +89,6 @@ def merged(passes):
     return [f"{OUT}/stats/normalize.p{q}.stats" for q in passes]
 
 
-rule all:
-    input:
-        f"{OUT}/all.h5ad",
-
-
 rule normalize_map:
     input:
         shard=f"{OUT}/shards/{{name}}.h5ad",
@@ -95,11 +98,12 @@ rule normalize_map:
     params:
         offset=offset,
         stats=lambda w, input: stats_flags(input.stats),
+    threads: THREADS
     log:
         f"{OUT}/logs/{{name}}.normalize.p{{p}}.log",
     shell:
         "{LATENT} normalize {input.shard} --row-offset {params.offset} {NORMALIZE} --map-stats {params.stats}"
-        " -o {output} --seed {SEED} --threads {threads} > /dev/null 2> {log}"
+        " -o {output} --seed {SEED} --threads {THREADS} > /dev/null 2> {log}"
 
 
 rule normalize_merge:
@@ -122,11 +126,12 @@ rule normalize_apply:
     params:
         offset=offset,
         stats=lambda w, input: stats_flags(input.stats),
+    threads: THREADS
     log:
         f"{OUT}/logs/{{name}}.normalize.log",
     shell:
         "{LATENT} normalize {input.shard} --row-offset {params.offset} {NORMALIZE} {params.stats}"
-        " -o {output} --seed {SEED} --threads {threads} > /dev/null 2> {log}"
+        " -o {output} --seed {SEED} --threads {THREADS} > /dev/null 2> {log}"
 
 
 rule pca_map:
@@ -136,11 +141,12 @@ rule pca_map:
         f"{OUT}/stats/shards/{{name}}.pca.stats",
     params:
         offset=offset,
+    threads: THREADS
     log:
         f"{OUT}/logs/{{name}}.pca.map.log",
     shell:
         "{LATENT} pca {input} --row-offset {params.offset} {PCA} --map-stats -o {output}"
-        " --seed {SEED} --threads {threads} > /dev/null 2> {log}"
+        " --seed {SEED} --threads {THREADS} > /dev/null 2> {log}"
 
 
 rule pca_merge:
@@ -160,11 +166,12 @@ rule pca_apply:
         stats=f"{OUT}/stats/pca.stats",
     output:
         f"{OUT}/pca/{{name}}.h5ad",
+    threads: THREADS
     log:
         f"{OUT}/logs/{{name}}.pca.log",
     shell:
         "{LATENT} pca {input.shard} {PCA} --stats {input.stats} -o {output}"
-        " --seed {SEED} --threads {threads} > /dev/null 2> {log}"
+        " --seed {SEED} --threads {THREADS} > /dev/null 2> {log}"
 
 
 rule gather:

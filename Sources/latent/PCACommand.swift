@@ -98,7 +98,13 @@ struct PCACommand: ParsableCommand {
         let run = global.run
         let clock = Stopwatch()
         var warnings: [String] = []
-        if mapStats || stats != nil { throw ValidationError("sharded PCA needs `latent stats` (not in this build)") }
+        if mapStats {
+            let f = try PCAStage.mapStatistics(file: input, rowOffset: rowOffset, threads: run.threads, budget: memory.budget)
+            try f.write(to: out.output)
+            global.note("\(out.output): PCA statistics of rows \(f.rows.lowerBound)..<\(f.rows.upperBound)")
+            print(out.output)
+            return
+        }
         let stage = try PCAStage.run(file: input, parameters, seed: run.seed, threads: run.threads, budget: memory.budget,
                                      statistics: stats, warnings: &warnings)
         warnings.forEach(global.note)

@@ -33,13 +33,40 @@ extension PCAStage {
             throw LatentError.badInput(file, "X", "PCA of \(source.rows) × \(source.cols) with these options needs X in memory (\((gib * 10).rounded() / 10) GiB), more than --memory \(budget.description) allows",
                                        hint: "select genes first (latent normalize --hvg 2000), or raise --memory")
         }
-        let r = try PCA.fit(source: source, k: p.k, solver: p.solver, center: p.center, options: options,
-                        rng: &rng, threads: threads, maxStored: plan.maxStored, keepChunks: plan.keep, file: file,
-                        place: { [obs = ds.obs.index, vars = ds.var.index] r, c in
-                            "X[obs '\(obs[r])' (row \(r + 1)), var '\(vars[c])' (column \(c + 1))]"
-                        })
+        let r: PCA.Result
+        if let statistics {
+            let merged = try PCAStatistics(try StatsFile.read(statistics), geneNames: ds.var.index, file: statistics)
+            let fitted = try PCA.fit(statistics: merged, k: p.k, solver: p.solver, center: p.center, options: options, rng: &rng,
+                                     file: statistics)
+            var scores = Matrix(rows: source.rows, cols: p.k)
+            try RowChunking.forEach(source, RowChunking.plan(source, maxStored: plan.maxStored)) { range, block in
+                fitted.scores(block, into: &scores, at: range.lowerBound)
+            }
+            r = fitted.result(scores: scores)
+        } else {
+            r = try PCA.fit(source: source, k: p.k, solver: p.solver, center: p.center, options: options,
+                            rng: &rng, threads: threads, maxStored: plan.maxStored, keepChunks: plan.keep, file: file,
+                            place: { [obs = ds.obs.index, vars = ds.var.index] r, c in
+                                "X[obs '\(obs[r])' (row \(r + 1)), var '\(vars[c])' (column \(c + 1))]"
+                            })
+        }
         r.store(into: &ds)
         return Output(dataset: ds, result: r, notes: notes(r, p, file: file), readSeconds: readSeconds)
+    }
+
+    /// The sharded map step: this shard's PCA statistics, for global rows from `rowOffset`.
+    public static func mapStatistics(file: String, rowOffset: Int, threads: Int, budget: MemoryBudget) throws -> StatsFile {
+        var warnings: [String] = []
+        let annotations = try H5AD.readAnnotations(file, aligned: false, warnings: &warnings)
+        let source = try H5ADMatrixSource(path: file)
+        var stats = PCAStatistics(cols: source.cols)
+        try RowChunking.forEach(source, RowChunking.plan(source, maxStored: chunking(source, budget: budget).maxStored)) { range, block in
+            try stats.add(block, firstRow: rowOffset + range.lowerBound, threads: threads, file: file,
+                          place: { [obs = annotations.obs.index, vars = annotations.var.index] r, c in
+                              "X[obs '\(obs[r - rowOffset])' (row \(r - rowOffset + 1)), var '\(vars[c])' (column \(c + 1))]"
+                          })
+        }
+        return stats.statsFile(firstRow: rowOffset, geneNames: annotations.var.index)
     }
 
     /// Chunk size and whether pass 1's chunks are kept for the scores: kept when the whole matrix

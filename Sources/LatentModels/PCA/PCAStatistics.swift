@@ -184,9 +184,10 @@ public struct PCAStatistics: Sendable, Equatable {
         }
     }
 
-    /// `ExactSum.add` (the same rounding to the same grid, the same refusals) with the
-    /// Double → Int128 conversion done inline: the generic conversion is a library call, and
-    /// this loop makes g(g+1)/2 of them per block.
+    /// Adds a Double partial to a 2⁻⁵⁰ fixed-point integer (`ExactSum.raw`'s grid), rounded to
+    /// nearest, with the Double → Int128 conversion inline: this loop makes g(g+1)/2 of them per
+    /// block. (The Gram's partials are Double combinations of Float32 products, so ExactSum's
+    /// exact 2⁻¹⁴⁹ remainder would only keep rounding noise; the same refusals as its `add`.)
     @inline(__always)
     static func add(_ x: Double, to sum: inout Int128) -> Bool {
         guard abs(x) < ExactSum.maxMagnitude else { return false }      // also false for NaN
