@@ -76,28 +76,42 @@ public struct PCAStatistics: Sendable, Equatable {
         var scratch = Scratch(cols: cols)
         var start = 0
         while start < chunk.rows {
-            let end = min(chunk.rows, start + RowChunking.statBlock)
-            try addBlock(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, threads: threads, file: file, place: place)
-            start = end
+            // Up to `slots` blocks' Grams, then one sweep adding them all: the exact sums (16
+            // bytes an entry, beyond the caches) are read and written once per sweep.
+            var used = 0
+            while used < scratch.slots && start < chunk.rows {
+                let end = min(chunk.rows, start + RowChunking.statBlock)
+                try blockGram(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, slot: used, file: file, place: place)
+                used += 1
+                start = end
+            }
+            try addGrams(scratch, used, threads: threads, globalFirst: firstRow, file: file)
         }
     }
 
-    /// Buffers reused across the blocks of one chunk.
+    /// Buffers reused across the blocks of one chunk: per slot, one block's Float32 Gram of its
+    /// centred rows, its Double sums, the Float32 mean it was centred by, its row count.
     struct Scratch {
+        let slots: Int
         var block: [Float]
-        var gram: [Float]
-        var sums: [Double]
-        var squares: [Double]
+        var grams: [[Float]]
+        var sums: [[Double]]
+        var means: [[Double]]
+        var counts: [Int]
         init(cols g: Int) {
+            // As many slots as fit 64 MiB of Grams (4 at 2,000 genes), at least one.
+            slots = max(1, min(4, (64 << 20) / max(1, g * g * 4)))
             block = [Float](repeating: 0, count: RowChunking.statBlock * g)
-            gram = [Float](repeating: 0, count: g * g)
-            sums = [Double](repeating: 0, count: g)
-            squares = [Double](repeating: 0, count: g)
+            grams = [[Float]](repeating: [Float](repeating: 0, count: g * g), count: slots)
+            sums = [[Double]](repeating: [Double](repeating: 0, count: g), count: slots)
+            means = sums
+            counts = [Int](repeating: 0, count: slots)
         }
     }
 
-    private mutating func addBlock(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: inout Scratch,
-                                   threads: Int, file: String?, place: ((Int, Int) -> String)?) throws {
+    /// Steps 1–2 for one canonical block into `slot`; its gene sums go into the exact sums here.
+    private mutating func blockGram(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: inout Scratch, slot: Int,
+                                    file: String?, place: ((Int, Int) -> String)?) throws {
         let g = cols, nb = local.count
         // 1. The block, dense and row-major, with its per-gene Σx and Σx² in Double (fixed order:
         //    rows ascending within each gene).
@@ -116,10 +130,10 @@ public struct PCAStatistics: Sendable, Equatable {
                 }
             }
         }
+        var sums = [Double](repeating: 0, count: g), squares = [Double](repeating: 0, count: g)
         scratch.block.withUnsafeBufferPointer { pb in
-            scratch.sums.withUnsafeMutableBufferPointer { ps in
-                scratch.squares.withUnsafeMutableBufferPointer { pq in
-                    for j in 0..<g { ps[j] = 0; pq[j] = 0 }
+            sums.withUnsafeMutableBufferPointer { ps in
+                squares.withUnsafeMutableBufferPointer { pq in
                     for r in 0..<nb {
                         let row = pb.baseAddress! + r * g
                         for j in 0..<g { let x = Double(row[j]); ps[j] += x; pq[j] += x * x }
@@ -127,12 +141,15 @@ public struct PCAStatistics: Sendable, Equatable {
                 }
             }
         }
-        let sums = scratch.sums, squares = scratch.squares
         if let j = (0..<g).first(where: { !sums[$0].isFinite || !squares[$0].isFinite }) {
             throw Self.nonFinite(scratch.block, rows: nb, cols: g, column: j, globalFirst: globalFirst, file: file, place: place)
         }
+        if sum.add(sums) != nil || sumSquares.add(squares) != nil {
+            throw LatentError.badInput(file, "X[rows \(globalFirst + 1)–\(globalFirst + nb)]", "values too large to sum (overflow)",
+                                       hint: "rescale or log-transform the data")
+        }
         // 2. Centre the block by its own mean (Float32 of the Double mean) and form its Gram.
-        let mean = scratch.sums.map { Float($0 / Double(nb)) }
+        let mean = sums.map { Float($0 / Double(nb)) }
         scratch.block.withUnsafeMutableBufferPointer { pb in
             for r in 0..<nb {
                 let row = pb.baseAddress! + r * g
@@ -140,47 +157,56 @@ public struct PCAStatistics: Sendable, Equatable {
             }
         }
         scratch.block.withUnsafeBufferPointer { pb in
-            scratch.gram.withUnsafeMutableBufferPointer { pc in
+            scratch.grams[slot].withUnsafeMutableBufferPointer { pc in
                 cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(nb), 1,
                             pb.baseAddress, Int32(g), 0, pc.baseAddress, Int32(g))
             }
         }
-        // 3. XᵀX of the block = M + n_b·m mᵀ with the mean actually subtracted (its Float32
-        //    rounding), plus the correction for that rounding: with d = s/n_b − m (Double),
-        //    Σ(x − m)(x − m)ᵀ = M exactly means Σxxᵀ = M + m sᵀ + s mᵀ − n_b m mᵀ.
+        scratch.sums[slot] = sums
+        scratch.means[slot] = mean.map(Double.init)
+        scratch.counts[slot] = nb
         rows += nb
-        let md = mean.map(Double.init)
+    }
+
+    /// 3. Each block's XᵀX = M + n_b·m mᵀ with the mean m actually subtracted (its Float32
+    ///    rounding) plus the correction for that rounding: Σ(x − m)(x − m)ᵀ = M means
+    ///    Σxxᵀ = M + m sᵀ + s mᵀ − n_b m mᵀ, formed in Double and rounded once per block and
+    ///    entry into the fixed-point sums (integer additions: their order is free).
+    private mutating func addGrams(_ scratch: Scratch, _ used: Int, threads: Int, globalFirst: Int, file: String?) throws {
+        let g = cols
         var bad = false
-        scratch.gram.withUnsafeBufferPointer { pc in
-            scratch.sums.withUnsafeBufferPointer { ps in
-                md.withUnsafeBufferPointer { pm in
-                    gram.withUnsafeMutableBufferPointer { out in
-                        // Rows of the triangle split over threads: each entry is formed and added
-                        // on its own, so the split changes nothing.
-                        let t = max(1, min(threads, g / 64))
-                        let bounds = (0...t).map { Self.triangleSplit(g, $0, t) }
-                        let nbd = Double(nb)
-                        var failed = [Bool](repeating: false, count: t)
-                        failed.withUnsafeMutableBufferPointer { pf in
-                            Runtime.parallelFor(t, threads: t) { c in
-                                for i in bounds[c]..<bounds[c + 1] {
-                                    let mi = pm[i], si = ps[i]
-                                    let o = i * (i + 1) / 2
-                                    for j in 0...i {
-                                        let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
-                                        if !Self.add(v, to: &out[o + j]) { pf[c] = true }
+        gram.withUnsafeMutableBufferPointer { out in
+            // Rows of the triangle split over threads: each entry is formed and added on its
+            // own, so the split changes nothing.
+            let t = max(1, min(threads, g / 64))
+            let bounds = (0...t).map { Self.triangleSplit(g, $0, t) }
+            var failed = [Bool](repeating: false, count: t)
+            failed.withUnsafeMutableBufferPointer { pf in
+                Runtime.parallelFor(t, threads: t) { c in
+                    // Row by row of the triangle, every block into it while it is in cache.
+                    for i in bounds[c]..<bounds[c + 1] {
+                        let o = i * (i + 1) / 2
+                        for k in 0..<used {
+                            scratch.grams[k].withUnsafeBufferPointer { pc in
+                                scratch.sums[k].withUnsafeBufferPointer { ps in
+                                    scratch.means[k].withUnsafeBufferPointer { pm in
+                                        let nbd = Double(scratch.counts[k])
+                                        let mi = pm[i], si = ps[i]
+                                        for j in 0...i {
+                                            let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
+                                            if !Self.add(v, to: &out[o + j]) { pf[c] = true }
+                                        }
                                     }
                                 }
                             }
                         }
-                        bad = failed.contains(true)
                     }
                 }
             }
+            bad = failed.contains(true)
         }
-        if bad || sum.add(scratch.sums) != nil || sumSquares.add(scratch.squares) != nil {
-            throw LatentError.badInput(file, "X[rows \(globalFirst + 1)–\(globalFirst + nb)]", "values too large to sum (overflow)",
-                                       hint: "rescale or log-transform the data")
+        if bad {
+            throw LatentError.badInput(file, "X", "values too large to sum (overflow)", hint: "rescale or log-transform the data")
         }
     }
 
