@@ -54,6 +54,8 @@ public struct InMemorySink: MatrixSink {
 extension MatrixData {
     /// Rows `range` as their own matrix.
     public func rowBlock(_ range: Range<Int>) -> MatrixData {
+        // All rows: the matrix itself (copy on write), not a copy of it.
+        if range == 0..<rows { return self }
         switch self {
         case .dense(let m):
             return .dense(Matrix(rows: range.count, cols: m.cols,

@@ -8,7 +8,15 @@ public enum H5AD {
     public struct ReadOptions: Sendable {
         /// Skip layers/obsm/varm/uns (inspecting or reading only X and annotations).
         public var readAligned = true
-        public init(readAligned: Bool = true) { self.readAligned = readAligned }
+        /// False: X and the layers are not decoded. Each becomes an all-zero CSR placeholder of
+        /// its shape (no stored values), still marked as stored in the file, for a stage that
+        /// streams X from the file (`H5ADMatrixSource`) and carries X and layers over unchanged.
+        /// Such a stage must check that the write carried them (`H5AD.lastCarried`).
+        public var readMatrices = true
+        public init(readAligned: Bool = true, readMatrices: Bool = true) {
+            self.readAligned = readAligned
+            self.readMatrices = readMatrices
+        }
     }
 
     /// Reads a whole file. Warnings (skipped elements) go to `warnings`. A crash inside libhdf5
@@ -40,7 +48,7 @@ public enum H5AD {
             throw LatentError.badInput(path, "/X", "missing: the file has no X matrix", hint: "latent needs X; copy a layer to X with anndata first")
         }
         var profile = StepProfile()
-        let X = try reader.matrix(root, "X")
+        let X = options.readMatrices ? try reader.matrix(root, "X") : try reader.placeholder(root, "X")
         profile.step("X")
         let obs = try reader.dataFrame(try root.group("obs"))
         let vars = try reader.dataFrame(try root.group("var"))
@@ -52,6 +60,11 @@ public enum H5AD {
                 guard root.kind(of: name) == .group else { continue }
                 let g = try root.group(name)
                 for key in try g.memberNames() {
+                    if !options.readMatrices && name == "layers" {
+                        ds.layers[key] = try reader.placeholder(g, key)
+                        ds.layers.markStored(key, at: reader.stored(g.handle.childPath(key)))
+                        continue
+                    }
                     if let m = try reader.alignedMatrix(g, key) {
                         ds[keyPath: keyPath][key] = m
                         ds[keyPath: keyPath].markStored(key, at: reader.stored(g.handle.childPath(key)))
@@ -129,6 +142,25 @@ public enum H5AD {
             case .missing:
                 throw LatentError.badInput(parent.file, parent.handle.childPath(name), "missing")
             }
+        }
+
+        /// An all-zero CSR of the shape of matrix `name` (see `ReadOptions.readMatrices`).
+        mutating func placeholder(_ parent: H5Group, _ name: String) throws -> MatrixData {
+            var shape: [Int]
+            switch parent.kind(of: name) {
+            case .dataset:
+                shape = try parent.dataset(name).shape
+            case .group:
+                let g = try parent.group(name)
+                shape = (try g.int64sAttribute("shape") ?? g.int64sAttribute("h5sparse_shape") ?? []).map { Int($0) }
+            case .missing:
+                throw LatentError.badInput(parent.file, parent.handle.childPath(name), "missing")
+            }
+            guard shape.count == 2 else {
+                throw LatentError.badInput(parent.file, parent.handle.childPath(name), "expected a 2-D matrix, found shape \(shape)")
+            }
+            return .sparse(SparseMatrix(rows: shape[0], cols: shape[1], indptr: [Int](repeating: 0, count: shape[0] + 1),
+                                        indices: [], values: []))
         }
 
         mutating func sparse(_ g: H5Group) throws -> MatrixData {

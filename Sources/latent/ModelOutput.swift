@@ -13,7 +13,8 @@ struct ModelOutputOptions: ParsableArguments {
     var timing = false
 
     func validate() throws {
-        if !output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
+        // .stats: `latent pca --map-stats` (the command checks which one it writes).
+        if !output.hasSuffix(".h5ad") && !output.hasSuffix(".stats") { throw ValidationError("--output must end in .h5ad") }
     }
 
     func write(_ ds: Dataset, threads: Int) throws {

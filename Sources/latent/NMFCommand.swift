@@ -31,6 +31,7 @@ struct NMFCommand: ParsableCommand {
 
     func validate() throws {
         if k < 1 { throw ValidationError("--k must be at least 1") }
+        if !out.output.hasSuffix(".h5ad") { throw ValidationError("--output must end in .h5ad") }
         if maxIter < 1 { throw ValidationError("--max-iter must be at least 1") }
         if !(tol >= 0) { throw ValidationError("--tol must be 0 or more") }
     }

@@ -34,6 +34,13 @@ enum Plan: Equatable {
 
     static func choose(n: Int, g: Int, k: Int, solver: PCA.Solver, X: MatrixData, options: PCA.Options,
                        file: String?) throws -> Plan {
+        try choose(n: n, g: g, k: k, solver: solver, isSparse: X.isSparse,
+                   density: Double(X.storedCount) / max(1, Double(n) * Double(g)), options: options, file: file)
+    }
+
+    /// The plan from the shape and storage alone (a streamed source is not in memory).
+    static func choose(n: Int, g: Int, k: Int, solver: PCA.Solver, isSparse: Bool, density: Double, options: PCA.Options,
+                       file: String?) throws -> Plan {
         let m = min(n, g)
         let side: GramSide = g <= n ? .genes : .cells
         switch solver {
@@ -45,13 +52,12 @@ enum Plan: Equatable {
             }
             return .exact(side)
         case .randomized:
-            let density = Double(X.storedCount) / max(1, Double(n) * Double(g))
-            if m <= gramLimit && !(X.isSparse && density < sparseDirectDensity) { return .krylovGram(side) }
+            if m <= gramLimit && !(isSparse && density < sparseDirectDensity) { return .krylovGram(side) }
             return .krylovDirect
         case .auto:
             // Small problems, or k a large share of m (the Krylov basis would approach m anyway).
             if m <= 512 || 3 * (k + options.oversampling) >= m, m <= exactLimit { return .exact(side) }
-            return try choose(n: n, g: g, k: k, solver: .randomized, X: X, options: options, file: file)
+            return try choose(n: n, g: g, k: k, solver: .randomized, isSparse: isSparse, density: density, options: options, file: file)
         }
     }
 }

@@ -75,19 +75,21 @@ public enum PCA {
     /// - Throws: `LatentError.badInput` for k outside 1…min(n − 1, g) (no silent clamping: the
     ///   user asked for components that do not exist), fewer than 2 observations, non-finite
     ///   values (naming the first), constant data, or an exact solve too large to hold.
+    ///
+    /// The matrix is one in-memory source read as one chunk: the same code (and bytes) as a
+    /// streamed or sharded run of the same rows (see PCA+Stream.swift).
     public static func fit(_ X: MatrixData, k: Int, solver: Solver = .auto, center: Bool = true,
                            options: Options = Options(), rng: inout SeededRNG, threads: Int = 1,
                            file: String? = nil) throws -> Result {
+        try fit(source: InMemorySource(X), k: k, solver: solver, center: center, options: options, rng: &rng,
+                threads: threads, file: file)
+    }
+
+    /// Shapes whose plan needs the whole matrix: the cell Gram of wide data, or direct Krylov passes.
+    static func fitInMemory(_ X: MatrixData, k: Int, solver: Solver, center: Bool, options: Options,
+                            rng: inout SeededRNG, threads: Int, file: String?) throws -> Result {
         let n = X.rows, g = X.cols
-        guard n >= 2, g >= 1 else {
-            throw LatentError.badInput(file, "X", "PCA needs at least 2 observations and 1 variable (got \(n) × \(g))")
-        }
-        let kMax = center ? min(n - 1, g) : min(n, g)
-        guard k >= 1 else { throw LatentError.badInput(file, nil, "--k \(k): at least one component is needed") }
-        guard k <= kMax else {
-            throw LatentError.badInput(file, nil, "--k \(k) is more than the \(kMax) \(center ? "centred " : "")components \(n) observations × \(g) variables have",
-                                       hint: "choose --k \(kMax) or fewer")
-        }
+        try checkShape(n: n, g: g, k: k, center: center, file: file)
         var profile = StepProfile()
         let data = try CenteredMatrix(X, center: center, threads: threads, file: file)
         profile.step("moments")

@@ -17,6 +17,9 @@ public enum PCAStage {
         public var dataset: Dataset
         public var result: PCA.Result
         public var notes: [String]
+        /// Seconds spent reading what is not streamed (annotations, opening X); X itself is read
+        /// during the fit, overlapped with it.
+        public var readSeconds: Double = 0
     }
 
     public static func run(_ input: Dataset, _ p: PCAParameters, seed: UInt64, threads: Int, file: String) throws -> Output {
@@ -25,12 +28,15 @@ public enum PCAStage {
         let r = try PCA.fit(input.X, k: p.k, solver: p.solver, center: p.center,
                             options: PCA.Options(oversampling: p.oversampling, tolerance: p.tol),
                             rng: &rng, threads: threads, file: file)
-        var notes: [String] = []
-        if !r.converged {
-            notes.append("\(file): the randomized solver stopped at its block limit with relative residual \(r.residual) above --tol \(p.tol); the smallest components are approximate (try --solver exact)")
-        }
         var ds = input
         r.store(into: &ds)
-        return Output(dataset: ds, result: r, notes: notes)
+        return Output(dataset: ds, result: r, notes: notes(r, p, file: file))
+    }
+}
+
+extension PCAStage {
+    static func notes(_ r: PCA.Result, _ p: PCAParameters, file: String) -> [String] {
+        guard !r.converged else { return [] }
+        return ["\(file): the randomized solver stopped at its block limit with relative residual \(r.residual) above --tol \(p.tol); the smallest components are approximate (try --solver exact)"]
     }
 }
