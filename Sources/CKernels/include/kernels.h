@@ -27,8 +27,9 @@ double lk_bce_logits_f32(const float *y, const float *t, float *grad, size_t n, 
 /// Unit-variance Gaussian: returns sum of (y - t)^2 / 2, grad[i] = scale * (y - t).
 double lk_half_sq_f32(const float *y, const float *t, float *grad, size_t n, float scale);
 /// One Adam step over n parameters (torch.optim.Adam's update, bias corrections folded into
-/// step_size = lr/(1 − β₁ᵗ) and inv_sqrt_bc2 = 1/√(1 − β₂ᵗ)); g is multiplied by grad_scale first.
-void lk_adam_f32(float *w, const float *g, float *m, float *v, size_t n, float b1, float b2,
+/// step_size = lr/(1 − β₁ᵗ) and inv_sqrt_bc2 = 1/√(1 − β₂ᵗ)); g is multiplied by grad_scale first,
+/// and left zeroed (consumed) for the next step's accumulation.
+void lk_adam_f32(float *w, float *g, float *m, float *v, size_t n, float b1, float b2,
                  float step_size, float inv_sqrt_bc2, float eps, float grad_scale);
 
 // β-TCVAE's per-latent densities for one sample z (k latents) against a batch of m posteriors

@@ -25,8 +25,8 @@ public protocol NetScalar: BinaryFloatingPoint, Sendable where Self.RawSignifica
     static func bernoulliLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
     /// x[i] = e^{x[i]}.
     static func expInPlace(_ x: UnsafeMutablePointer<Self>, _ n: Int)
-    /// One Adam step (see `Adam.update`).
-    static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
+    /// One Adam step (see `Adam.update`); leaves `g` zeroed.
+    static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafeMutablePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
                      _ n: Int, beta1: Self, beta2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self)
     /// Σ ½(y − t)²; grad = scale·(y − t).
     static func gaussianLoss(_ y: UnsafePointer<Self>, _ t: UnsafePointer<Self>, _ grad: UnsafeMutablePointer<Self>, _ n: Int, _ scale: Self) -> Double
@@ -54,11 +54,12 @@ extension NetScalar {
         for i in 0..<n { x[i] = exp(x[i]) }
     }
 
-    public static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
+    public static func adam(_ w: UnsafeMutablePointer<Self>, _ g: UnsafeMutablePointer<Self>, _ m: UnsafeMutablePointer<Self>, _ v: UnsafeMutablePointer<Self>,
                             _ n: Int, beta1 b1: Self, beta2 b2: Self, stepSize: Self, invSqrtBc2: Self, epsilon: Self, gradScale: Self) {
         let c1 = 1 - b1, c2 = 1 - b2
         for i in 0..<n {
             let gi = g[i] * gradScale
+            g[i] = 0
             let mi = b1 * m[i] + c1 * gi
             let vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
@@ -81,7 +82,7 @@ extension Float: NetScalar {
     }
     public static func expInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) { lk_exp_f32(x, x, n) }
 
-    public static func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+    public static func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                             _ n: Int, beta1: Float, beta2: Float, stepSize: Float, invSqrtBc2: Float, epsilon: Float, gradScale: Float) {
         lk_adam_f32(w, g, m, v, n, beta1, beta2, stepSize, invSqrtBc2, epsilon, gradScale)
     }

@@ -1,4 +1,5 @@
 import LatentCore
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #else
@@ -71,7 +72,20 @@ public final class ParameterSet<T: NetScalar> {
         return offset
     }
 
-    public func zeroGrads() { grads.update(repeating: 0, count: count) }
+    /// True while every gradient is known to be 0: after `zeroGrads`, after `Adam.update` (which
+    /// zeroes each gradient as it consumes it) and at creation. A training step then lets its
+    /// weight-gradient products accumulate into the zeros (gemm beta = 1) instead of overwriting
+    /// (beta = 0, for which OpenBLAS first clears C in a pass of its own) — the same values. Any
+    /// code that writes `grads` outside a step must clear the flag (`gradsWritten()`).
+    public internal(set) var gradsAreZero = true
+
+    public func zeroGrads() {
+        grads.update(repeating: 0, count: count)
+        gradsAreZero = true
+    }
+
+    /// Marks the gradients as no longer all zero.
+    public func gradsWritten() { gradsAreZero = false }
 
     /// √Σ g² (Double accumulation).
     public func gradNorm() -> Double {
@@ -115,26 +129,31 @@ public struct Adam<T: NetScalar> {
     }
 
     /// One update of the parameters from their gradients at learning rate `lr`, the gradient
-    /// first multiplied by `gradScale` (clipping by global norm).
+    /// first multiplied by `gradScale` (clipping by global norm). The gradients are consumed: left
+    /// zeroed, ready for the next step to accumulate into.
     public mutating func update(_ p: ParameterSet<T>, lr: Double, gradScale: Double = 1) {
         step += 1
         let bc1 = 1 - pow(beta1, Double(step)), bc2 = 1 - pow(beta2, Double(step))
         // torch: p −= lr/bc1 · m / (√v/√bc2 + ε)
         let n = p.count
         // One pass over four arrays of n values is memory-bound: below ~256 K values a second
-        // thread's hand-off costs more than it saves.
-        let parts = max(1, min(threads, n / (1 << 17)))
+        // thread's hand-off costs more than it saves. Above, the set is cut into several blocks
+        // per thread, taken in turn by whichever thread is free: a helper that wakes late (or
+        // shares a core with OpenBLAS's spinning worker) then costs one block, not half the set.
+        let parts = threads > 1 && n >= 1 << 18 ? min(threads * 8, n >> 15) : 1
         let (b1, b2, ss, ib, e, gs) = (T(beta1), T(beta2), T(lr / bc1), T(1 / bc2.squareRoot()), T(epsilon), T(gradScale))
-        let w = p.values, g = UnsafePointer(p.grads)
+        let w = p.values, g = p.grads
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
                 let mp = m.baseAddress!, vp = v.baseAddress!
-                Runtime.parallelFor(parts, threads: parts) { part in
+                func block(_ part: Int) {
                     // Block edges on 64-byte lines, so that the threads never share one.
                     let lo = (n * part / parts) & ~15, hi = part == parts - 1 ? n : (n * (part + 1) / parts) & ~15
                     T.adam(w + lo, g + lo, mp + lo, vp + lo, hi - lo, beta1: b1, beta2: b2, stepSize: ss, invSqrtBc2: ib, epsilon: e, gradScale: gs)
                 }
+                if parts == 1 { block(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: block) }
             }
         }
+        p.gradsAreZero = true
     }
 }

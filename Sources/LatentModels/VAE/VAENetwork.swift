@@ -163,7 +163,11 @@ public final class VAENetwork<T: NetScalar> {
         let gated = beginGatedDecoder(training: training, rng: &rng)      // MARK: programs
         decoder.forward(UnsafePointer(z), rows: rows, parameters: parameters, training: training, rng: &rng, side: covariates?.side)
         let scale = T(1) / T(rows)
-        if backward && logTheta >= 0 { (parameters.grads + logTheta).update(repeating: 0, count: genes * covariateShape.dispersionGroups) }
+        // Gradients Adam left zeroed are accumulated into (beta = 1 products, no clearing pass);
+        // otherwise the stacks' backward passes write over them. The same values either way.
+        let fresh = parameters.gradsAreZero
+        if backward { parameters.gradsWritten() }
+        if backward && logTheta >= 0 && !fresh { (parameters.grads + logTheta).update(repeating: 0, count: genes * covariateShape.dispersionGroups) }
         // Reconstruction: loss and dLoss/dOutput straight into the decoder's gradient buffer.
         terms.recon = reconstruction(target: target, library: library, rows: rows, scale: scale, backward: backward,
                                      groups: covariates?.groups)
@@ -183,7 +187,7 @@ public final class VAENetwork<T: NetScalar> {
 
         // dLoss/dz from the decoder, then the objective's own terms on μ, log σ² and z.
         if backward {
-            decoder.backward(parameters: parameters, inputGradient: dz, accumulate: false)
+            decoder.backward(parameters: parameters, inputGradient: dz, accumulate: fresh)
             dEnc.update(repeating: 0, count: rows * 2 * k)
         }
         // MARK: programs
@@ -250,7 +254,7 @@ public final class VAENetwork<T: NetScalar> {
         }
         maskClampedLogVarianceGradients(rows: rows)
         encoder.outputGradient.update(from: dEnc, count: rows * 2 * k)
-        encoder.backward(parameters: parameters, inputGradient: nil, accumulate: false)
+        encoder.backward(parameters: parameters, inputGradient: nil, accumulate: fresh)
         return terms
     }
 }
