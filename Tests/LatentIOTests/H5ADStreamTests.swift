@@ -130,6 +130,18 @@ final class H5ADStreamTests: XCTestCase {
         XCTAssertThrowsError(try H5ADStreamWriter(path: dir + "/nodir/x.h5ad", cols: 3, sparse: true))
     }
 
+    func testLayerIsReadByRows() throws {
+        var ds = Self.dataset(rows: 1100, cols: 40, density: 0.3)
+        let dense = Self.dataset(rows: 1100, cols: 40, density: 0.5, dense: true, seed: 9).X
+        ds.layers["counts"] = dense
+        let path = dir + "/layers.h5ad"
+        try H5AD.write(ds, to: path)
+        let src = try H5ADMatrixSource(path: path, layer: "counts")
+        XCTAssertEqual(src.element, "/layers/counts")
+        XCTAssertFalse(src.isSparse)
+        for r in [0..<1, 3..<700, 1024..<1100] { XCTAssertEqual(try src.read(r), dense.rowBlock(r)) }
+    }
+
     func testBadFilesNameFileAndPath() throws {
         let ds = Self.dataset(rows: 20, cols: 5, density: 0.5)
         let path = dir + "/ok.h5ad"
