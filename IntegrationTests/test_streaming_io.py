@@ -59,6 +59,8 @@ def test_concat_with_batch_key_matches_anndata_concat(tmp_path):
 
 def test_split_then_gather_gives_back_the_bytes(tmp_path):
     src = counts_adata(2600, range(40), 5)
+    src.layers["counts"] = src.X.copy()
+    src.layers["dense"] = src.X.toarray() * 0.5
     src.write_h5ad(tmp_path / "raw.h5ad")
     # An h5ad as latent writes it is what a single-process run gives.
     latent("import", tmp_path / "raw.h5ad", "-o", tmp_path / "one.h5ad", "-q", check=True)
@@ -69,6 +71,7 @@ def test_split_then_gather_gives_back_the_bytes(tmp_path):
     assert [p.n_obs for p in parts] == [1024, 1024, 552]
     assert np.array_equal(parts[1].X.toarray(), src.X[1024:2048].toarray())
     assert np.array_equal(parts[2].obsm["X_emb"], src.obsm["X_emb"][2048:])
+    assert np.array_equal(parts[2].layers["dense"], src.layers["dense"][2048:])
     latent("import", *shards, "-o", tmp_path / "gathered.h5ad", "--memory", "64K", "-q", check=True)
     assert (tmp_path / "gathered.h5ad").read_bytes() == (tmp_path / "one.h5ad").read_bytes()
 

@@ -12,8 +12,8 @@ import LatentCore
 ///   obs[key] holds the sample (a categorical in input order). obs columns every input has with
 ///   one type are kept; uns is empty but for the import record, as anndata's default.
 /// - Without a batch key (the gather step of a sharded workflow): .h5ad inputs with identical
-///   var and cell names unique across inputs; X, obs and obsm rows are stacked, var, varm and
-///   uns are the first input's. The result is byte for byte what one process would have written
+///   var and cell names unique across inputs; X, layers, obs and obsm rows are stacked, var, varm
+///   and uns are the first input's. The result is byte for byte what one process would have written
 ///   for the same rows (see `H5ADStreamWriter`).
 ///
 /// .h5ad inputs are streamed in row chunks; 10x inputs are read one at a time into memory (one
@@ -182,8 +182,20 @@ public enum H5ADConcat {
                 }
             }
         }
+        // Layers (gather only): those every input has, each stored one way.
+        var layerNames: [(name: String, sparse: Bool)] = []
+        if options.batchKey == nil {
+            let perInput = try inputs.map { try H5ADLayerNames.names($0.path) }
+            for name in perInput[0] {
+                let kinds = try inputs.map { try H5ADMatrixSource(path: $0.path, layer: name).isSparse }
+                if perInput.allSatisfy({ $0.contains(name) }) && Set(kinds).count == 1 { layerNames.append((name, kinds[0])) } else {
+                    notes.append("layers/\(name): not in every input stored one way, dropped")
+                }
+            }
+        }
         // Pass 2: the rows.
-        let w = try H5ADStreamWriter(path: output, cols: outVar.count, sparse: sparse, compression: options.compression, annotations: ann)
+        let w = try H5ADStreamWriter(path: output, cols: outVar.count, sparse: sparse, compression: options.compression, annotations: ann,
+                                     layers: layerNames)
         for (k, input) in inputs.enumerated() {
             var ignored: [String] = []
             let o = try open(input, options: options, notes: &ignored)
@@ -192,8 +204,10 @@ public enum H5ADConcat {
                                            hint: "store every input's X the same way")
             }
             let map = maps[k]
-            try RowChunking.forEach(o.source, RowChunking.plan(o.source, maxStored: options.maxStored), prefetch: true) { _, block in
+            let layerSources = try layerNames.map { try H5ADMatrixSource(path: input.path, layer: $0.name) }
+            try RowChunking.forEach(o.source, RowChunking.plan(o.source, maxStored: options.maxStored), prefetch: true) { range, block in
                 try w.append(map.map { remap(block, $0, cols: outVar.count) } ?? block)
+                for (l, src) in zip(layerNames, layerSources) { try w.appendLayer(l.name, try src.read(range)) }
             }
         }
         try w.finish()

@@ -5,8 +5,8 @@ import LatentCore
 /// workflow (map per shard, reduce of additive statistics, gather with `latent import`).
 ///
 /// Shards start on multiples of `RowChunking.statBlock` rows, so per-block statistics of a shard
-/// are exactly those of the whole file. Each shard holds its rows of X, obs and obsm, and the
-/// whole var, varm and uns; it is byte for byte what `H5AD.write` would write for that subset.
+/// are exactly those of the whole file. Each shard holds its rows of X, layers, obs and obsm, and
+/// the whole var, varm and uns; it is byte for byte what `H5AD.write` would write for that subset.
 public enum H5ADSplit {
     /// The shard file name of shard `k`: shard_0000.h5ad, shard_0001.h5ad, …
     public static func shardName(_ k: Int) -> String {
@@ -29,9 +29,7 @@ public enum H5ADSplit {
         if ann.var.count != source.cols {
             throw LatentError.badInput(input, "/var", "has \(ann.var.count) rows but X has \(source.cols) columns")
         }
-        if let layers = try? H5ADLayerNames.names(input), !layers.isEmpty {
-            notes.append("\(input):/layers: not written to the shards (\(layers.joined(separator: ", "))); shards hold X")
-        }
+        let layerSources = try H5ADLayerNames.names(input).map { try H5ADMatrixSource(path: input, layer: $0) }
         var out: [String] = []
         // A failed split leaves no shards: a workflow must not see half of them.
         var done = false
@@ -46,10 +44,14 @@ public enum H5ADSplit {
             var obsm = MatrixDict()
             for key in ann.obsm.keys { obsm[key] = ann.obsm[key]!.rowBlock(start..<end) }
             a.obsm = obsm
-            let w = try H5ADStreamWriter(path: path, cols: source.cols, sparse: source.isSparse, compression: compression, annotations: a)
+            let w = try H5ADStreamWriter(path: path, cols: source.cols, sparse: source.isSparse, compression: compression, annotations: a,
+                                         layers: layerSources.map { (String($0.element.dropFirst("/layers/".count)), $0.isSparse) })
             let plan = RowChunking.plan(rows: end - start, maxStored: maxStored) { source.storedCount(($0.lowerBound + start)..<($0.upperBound + start)) }
             let shifted = plan.map { ($0.lowerBound + start)..<($0.upperBound + start) }
-            try RowChunking.forEach(source, shifted, prefetch: true) { _, block in try w.append(block) }
+            try RowChunking.forEach(source, shifted, prefetch: true) { range, block in
+                try w.append(block)
+                for l in layerSources { try w.appendLayer(String(l.element.dropFirst("/layers/".count)), try l.read(range)) }
+            }
             try w.finish()
             out.append(path)
             start = end

@@ -27,7 +27,7 @@ extension H5AD {
             try writeElements(file, w, X: { root in
                 if !copier.copy(dataset.stored.X, to: root, "X") { try w.matrix(root, "X", dataset.X) }
             }, obs: dataset.obs, obsStored: dataset.stored.obs, var: dataset.var, varStored: dataset.stored.var,
-               layers: dataset.layers, obsm: dataset.obsm, varm: dataset.varm, uns: dataset.uns)
+               layers: { try w.matrixDict($0, "layers", dataset.layers) }, obsm: dataset.obsm, varm: dataset.varm, uns: dataset.uns)
         } }
         lastCarried = copier.copied
         var out = dataset
@@ -44,13 +44,13 @@ extension H5AD {
     /// streamed file is laid out exactly as one written from memory.
     static func writeElements(_ file: H5File, _ w: Writer, X: (H5Group) throws -> Void,
                               obs: DataFrame, obsStored: StoredElement? = nil, `var` vars: DataFrame, varStored: StoredElement? = nil,
-                              layers: MatrixDict, obsm: MatrixDict, varm: MatrixDict, uns: OrderedDict) throws {
+                              layers: (H5Group) throws -> Void, obsm: MatrixDict, varm: MatrixDict, uns: OrderedDict) throws {
         let root = file.root
         try root.setEncoding("anndata", "0.1.0")
         try X(root)
         if !w.copier.copy(obsStored, to: root, "obs") { try w.dataFrame(root, "obs", obs) }
         if !w.copier.copy(varStored, to: root, "var") { try w.dataFrame(root, "var", vars) }
-        try w.matrixDict(root, "layers", layers)
+        try layers(root)
         try w.matrixDict(root, "obsm", obsm)
         try w.matrixDict(root, "varm", varm)
         try w.matrixDict(root, "obsp", MatrixDict())

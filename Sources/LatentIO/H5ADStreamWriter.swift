@@ -28,17 +28,18 @@ public final class H5ADStreamWriter: MatrixSink {
     public let compression: Compression
     /// obs (one row per appended row), var (one per column), obsm/varm/uns; needed by `finish`.
     public var annotations: H5AD.Annotations?
-    public private(set) var rows = 0
+    public var rows: Int { x.rows }
 
-    private var indptr: [Int64] = [0]
-    private let values: ChunkSpool
-    private let indices: ChunkSpool?
+    private let x: MatrixSpool
+    /// Layers declared up front, in the order they are written (H5AD.write's: the dict's order).
+    private let layers: [(name: String, spool: MatrixSpool)]
     private var finished = false
 
-    /// `sparse`: X is written as CSR (int64 indptr); else as a dense array. The output's directory
-    /// must exist (checked here, before any work).
+    /// `sparse`: X is written as CSR (int64 indptr); else as a dense array. `layers` (name and
+    /// sparse or not) are streamed beside X with `appendLayer`, each the same rows as X. The
+    /// output's directory must exist (checked here, before any work).
     public init(path: String, cols: Int, sparse: Bool, compression: Compression = Compression(),
-                annotations: H5AD.Annotations? = nil) throws {
+                annotations: H5AD.Annotations? = nil, layers: [(name: String, sparse: Bool)] = []) throws {
         self.path = path
         self.cols = cols
         self.isSparse = sparse
@@ -50,18 +51,88 @@ public final class H5ADStreamWriter: MatrixSink {
         guard FileManager.default.fileExists(atPath: d, isDirectory: &isDir), isDir.boolValue else {
             throw LatentError.badInput(path, nil, "output directory \(d) does not exist")
         }
-        values = try ChunkSpool(directory: d, output: path, elementSize: 4, rowElems: sparse ? 1 : cols, compression: compression)
-        indices = sparse ? try ChunkSpool(directory: d, output: path, elementSize: 4, rowElems: 1, compression: compression) : nil
+        if Set(layers.map(\.name)).count != layers.count { preconditionFailure("layer named twice") }
+        x = try MatrixSpool(directory: d, output: path, what: "X", cols: cols, sparse: sparse, compression: compression)
+        self.layers = try layers.map { ($0.name, try MatrixSpool(directory: d, output: path, what: "layers/" + $0.name, cols: cols,
+                                                                   sparse: $0.sparse, compression: compression)) }
     }
 
+    /// The next rows of X.
     public func append(_ block: MatrixData) throws {
         precondition(!finished, "append after finish")
+        try x.append(block)
+    }
+
+    /// The next rows of layer `name` (declared in `init`).
+    public func appendLayer(_ name: String, _ block: MatrixData) throws {
+        precondition(!finished, "append after finish")
+        guard let l = layers.first(where: { $0.name == name }) else {
+            throw LatentError.internalFailure("layer \(name) was not declared when the output was opened", file: path)
+        }
+        try l.spool.append(block)
+    }
+
+    /// Writes the file (X from the spool, then obs, var, layers, … as `H5AD.write`) and renames it into place.
+    public func finish() throws {
+        precondition(!finished, "finish called twice")
+        guard let a = annotations else { throw LatentError.internalFailure("streamed output finished without obs/var", file: path) }
+        if a.obs.count != rows { throw LatentError.internalFailure("obs has \(a.obs.count) rows but \(rows) rows were written", file: path) }
+        if a.var.count != cols { throw LatentError.internalFailure("var has \(a.var.count) rows but X has \(cols) columns", file: path) }
+        for l in layers where l.spool.rows != rows {
+            throw LatentError.internalFailure("layers/\(l.name) has \(l.spool.rows) rows, X \(rows)", file: path)
+        }
+        for k in a.obsm.keys where a.obsm[k]!.rows != rows {
+            throw LatentError.internalFailure("obsm/\(k) has \(a.obsm[k]!.rows) rows, expected \(rows)", file: path)
+        }
+        try x.close()
+        for l in layers { try l.spool.close() }
+        try HDF5Lock.run {
+            try AtomicOutput.write(to: path) { tmp in
+                let file = try H5File.create(tmp, displayName: path)
+                let w = H5AD.Writer(compression: compression)
+                try H5AD.writeElements(file, w, X: { root in try x.write(root, "X") },
+                                       obs: a.obs, var: a.var,
+                                       layers: { root in
+                                           let g = try root.createGroup("layers")
+                                           try g.setEncoding("dict", "0.1.0")
+                                           for l in layers { try l.spool.write(g, l.name) }
+                                       },
+                                       obsm: a.obsm, varm: a.varm, uns: a.uns)
+            }
+        }
+        finished = true
+    }
+}
+
+/// One matrix (X or a layer) arriving in row blocks: CSR's data and indices spooled, indptr in
+/// memory (8 bytes a row), or a dense matrix's rows spooled.
+final class MatrixSpool {
+    let output: String, what: String
+    let cols: Int
+    let isSparse: Bool
+    let compression: Compression
+    private(set) var rows = 0
+    private var indptr: [Int64] = [0]
+    private let values: ChunkSpool
+    private let indices: ChunkSpool?
+
+    init(directory: String, output: String, what: String, cols: Int, sparse: Bool, compression: Compression) throws {
+        self.output = output
+        self.what = what
+        self.cols = cols
+        self.isSparse = sparse
+        self.compression = compression
+        values = try ChunkSpool(directory: directory, output: output, elementSize: 4, rowElems: sparse ? 1 : cols, compression: compression)
+        indices = sparse ? try ChunkSpool(directory: directory, output: output, elementSize: 4, rowElems: 1, compression: compression) : nil
+    }
+
+    func append(_ block: MatrixData) throws {
         guard block.cols == cols else {
-            throw LatentError.internalFailure("block with \(block.cols) columns appended to a \(cols)-column output", file: path)
+            throw LatentError.internalFailure("block with \(block.cols) columns appended to \(what) of \(cols) columns", file: output)
         }
         switch block {
         case .sparse(let s):
-            guard isSparse, let indices else { throw LatentError.internalFailure("sparse block appended to a dense output", file: path) }
+            guard isSparse, let indices else { throw LatentError.internalFailure("sparse block appended to a dense \(what)", file: output) }
             let base = indptr.last!
             indptr.reserveCapacity(indptr.count + s.rows)
             for i in 0..<s.rows { indptr.append(base + Int64(s.indptr[i + 1] - s.indptr[0])) }
@@ -69,43 +140,30 @@ public final class H5ADStreamWriter: MatrixSink {
             try s.values.withUnsafeBytes { try values.append(UnsafeRawBufferPointer(rebasing: $0[(lo * 4)..<(hi * 4)])) }
             try s.indices.withUnsafeBytes { try indices.append(UnsafeRawBufferPointer(rebasing: $0[(lo * 4)..<(hi * 4)])) }
         case .dense(let m):
-            guard !isSparse else { throw LatentError.internalFailure("dense block appended to a sparse output", file: path) }
+            guard !isSparse else { throw LatentError.internalFailure("dense block appended to a sparse \(what)", file: output) }
             try m.values.withUnsafeBytes { try values.append($0) }
         }
         rows += block.rows
     }
 
-    /// Writes the file (X from the spool, then obs, var, … as `H5AD.write`) and renames it into place.
-    public func finish() throws {
-        precondition(!finished, "finish called twice")
-        guard let a = annotations else { throw LatentError.internalFailure("streamed output finished without obs/var", file: path) }
-        if a.obs.count != rows { throw LatentError.internalFailure("obs has \(a.obs.count) rows but \(rows) rows were written", file: path) }
-        if a.var.count != cols { throw LatentError.internalFailure("var has \(a.var.count) rows but X has \(cols) columns", file: path) }
-        for k in a.obsm.keys where a.obsm[k]!.rows != rows {
-            throw LatentError.internalFailure("obsm/\(k) has \(a.obsm[k]!.rows) rows, expected \(rows)", file: path)
-        }
+    func close() throws {
         try values.close()
         try indices?.close()
-        try HDF5Lock.run {
-            try AtomicOutput.write(to: path) { tmp in
-                let file = try H5File.create(tmp, displayName: path)
-                let w = H5AD.Writer(compression: compression)
-                try H5AD.writeElements(file, w, X: { root in
-                    if let indices {
-                        let g = try root.createGroup("X")
-                        try g.setEncoding("csr_matrix", "0.1.0")
-                        try g.setAttribute("shape", int64s: [Int64(rows), Int64(cols)])
-                        try values.writeDataset(g, "data", shape: [values.units], fileType: Float.fileType, memType: Float.memType)
-                        try indices.writeDataset(g, "indices", shape: [indices.units], fileType: Int32.fileType, memType: Int32.memType)
-                        try g.writeArray("indptr", indptr, compression: compression)
-                    } else {
-                        let ds = try values.writeDataset(root, "X", shape: [rows, cols], fileType: Float.fileType, memType: Float.memType)
-                        try ds.setEncoding("array", "0.2.0")
-                    }
-                }, obs: a.obs, var: a.var, layers: MatrixDict(), obsm: a.obsm, varm: a.varm, uns: a.uns)
-            }
+    }
+
+    /// The matrix as `H5AD.Writer.matrix` writes it.
+    func write(_ parent: H5Group, _ name: String) throws {
+        if let indices {
+            let g = try parent.createGroup(name)
+            try g.setEncoding("csr_matrix", "0.1.0")
+            try g.setAttribute("shape", int64s: [Int64(rows), Int64(cols)])
+            try values.writeDataset(g, "data", shape: [values.units], fileType: Float.fileType, memType: Float.memType)
+            try indices.writeDataset(g, "indices", shape: [indices.units], fileType: Int32.fileType, memType: Int32.memType)
+            try g.writeArray("indptr", indptr, compression: compression)
+        } else {
+            let ds = try values.writeDataset(parent, name, shape: [rows, cols], fileType: Float.fileType, memType: Float.memType)
+            try ds.setEncoding("array", "0.2.0")
         }
-        finished = true
     }
 }
 

@@ -22,7 +22,7 @@ struct ImportCommand: ParsableCommand {
         sample is named by its file or directory (a 10x outs/filtered_feature_bc_matrix by the \
         directory above outs), or explicitly as NAME=PATH.
           no --batch-key: .h5ad shards (the gather step of a sharded workflow): identical var \
-        required, cell names unique across inputs; X, obs and obsm are stacked, var, varm and uns \
+        required, cell names unique across inputs; X, layers, obs and obsm are stacked, var, varm and uns \
         are the first input's; the bytes are those one process would have written.
 
         Examples:

@@ -9,7 +9,7 @@ struct SplitCommand: ParsableCommand {
         abstract: "Cut an .h5ad into shards of N rows (streamed), for sharded Snakemake/Nextflow workflows.",
         discussion: """
         Writes DIR/shard_0000.h5ad, DIR/shard_0001.h5ad, … and prints their paths on stdout, one a \
-        line. Each shard holds its rows of X, obs and obsm and the whole var, varm and uns. N must \
+        line. Each shard holds its rows of X, layers, obs and obsm and the whole var, varm and uns. N must \
         be a multiple of 1024 (the row block that statistics are formed on), so that per-shard \
         statistics sum to exactly those of the whole file. `latent import shard_*.h5ad -o all.h5ad` \
         puts shards back together, byte for byte.

@@ -130,6 +130,36 @@ final class H5ADStreamTests: XCTestCase {
         XCTAssertThrowsError(try H5ADStreamWriter(path: dir + "/nodir/x.h5ad", cols: 3, sparse: true))
     }
 
+    func testLayersStreamedBesideXAreByteIdentical() throws {
+        var ds = Self.dataset(rows: 1300, cols: 250, density: 0.4)
+        ds.layers["counts"] = Self.dataset(rows: 1300, cols: 250, density: 0.5, seed: 8).X
+        ds.layers["dense"] = Self.dataset(rows: 1300, cols: 250, density: 0.5, dense: true, seed: 9).X
+        let a = dir + "/mem.h5ad", b = dir + "/stream.h5ad"
+        try H5AD.write(ds, to: a)
+        let w = try H5ADStreamWriter(path: b, cols: 250, sparse: true, annotations: H5AD.Annotations(ds),
+                                     layers: [("counts", true), ("dense", false)])
+        for r in Self.irregularRanges(1300) {
+            try w.append(ds.X.rowBlock(r))
+            try w.appendLayer("dense", ds.layers["dense"]!.rowBlock(r))
+            try w.appendLayer("counts", ds.layers["counts"]!.rowBlock(r))
+        }
+        XCTAssertThrowsError(try w.appendLayer("nope", ds.X.rowBlock(0..<1)))
+        try w.finish()
+        XCTAssertEqual(try bytes(a), try bytes(b))
+    }
+
+    func testLayerIsReadByRows() throws {
+        var ds = Self.dataset(rows: 1100, cols: 40, density: 0.3)
+        let dense = Self.dataset(rows: 1100, cols: 40, density: 0.5, dense: true, seed: 9).X
+        ds.layers["counts"] = dense
+        let path = dir + "/layers.h5ad"
+        try H5AD.write(ds, to: path)
+        let src = try H5ADMatrixSource(path: path, layer: "counts")
+        XCTAssertEqual(src.element, "/layers/counts")
+        XCTAssertFalse(src.isSparse)
+        for r in [0..<1, 3..<700, 1024..<1100] { XCTAssertEqual(try src.read(r), dense.rowBlock(r)) }
+    }
+
     func testBadFilesNameFileAndPath() throws {
         let ds = Self.dataset(rows: 20, cols: 5, density: 0.5)
         let path = dir + "/ok.h5ad"
