@@ -40,9 +40,10 @@ def run(*args):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True)
 
 
-def scib(latent, path, key):
-    out = run(latent, "metrics", path, "--key", key, "--batch", "obs/batch", "--labels", "obs/cancer", "--threads", 1, "-o", "-").stdout
-    return {r["metric"]: float(r["value"]) for r in csv.DictReader(io.StringIO(out), delimiter="\t") if r["latent"] == "all" and r["factor"] == "all"}
+def scib(latent, path, key, reference):
+    out = run(latent, "metrics", path, "--key", key, "--batch", "obs/batch", "--labels", "obs/cancer", "--reference", reference,
+              "--threads", 1, "-o", "-").stdout
+    return {r["metric"]: float(r["value"]) for r in csv.DictReader(io.StringIO(out), delimiter="\t") if r["latent"] == "all"}
 
 
 def classify(z, y):
@@ -79,16 +80,16 @@ def main():
     data.write_h5ad(path)
     y = obs["status"].to_numpy()
     from sklearn.decomposition import PCA
-    pca = ad.AnnData(obs=obs.copy())
+    pca = ad.AnnData(X=x.astype(np.float32), obs=obs.copy())
     pca.obsm["X_pca"] = PCA(4, random_state=0).fit_transform(x).astype(np.float32)
     pca.write_h5ad(DATA / "pca.h5ad")
     rows = []
 
     def score(name, seed, emb, key, z):
-        m = scib(a.latent, emb, key)
+        m = scib(a.latent, emb, key, path)
         knn, lr = classify(z, y)
         row = dict(seed=seed, model=name, ilisi=m.get("ilisi"), bras=m.get("bras"), silhouette_batch=m.get("silhouette_batch"),
-                   silhouette_label=m.get("silhouette_label"), clisi=m.get("clisi"), cancer_ba_knn=knn, cancer_ba_logistic=lr)
+                   silhouette_label=m.get("silhouette_label"), clisi=m.get("clisi"), pcr_comparison=m.get("pcr_comparison"), cancer_ba_knn=knn, cancer_ba_logistic=lr)
         rows.append(row)
         print(f"seed {seed} {name}: " + " ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), file=sys.stderr, flush=True)
 

@@ -44,7 +44,7 @@ public struct CovariateParameters: Codable, Sendable, Equatable {
     /// the label stayed predictable from the free coordinates). nil: `defaultSubspaceHSIC`;
     /// optional so that parameters written before it existed still decode.
     public var subspaceHSIC: Double? = nil
-    public static let defaultSubspaceHSIC: Double = 100
+    public static let defaultSubspaceHSIC: Double = 100_000
     /// The HSIC weight in force (0 without subspaces or without free coordinates).
     public func subspaceHSICWeight(latent: Int) -> Double {
         let reserved = subspaces.reduce(0) { $0 + $1.dims }
