@@ -33,7 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "Benchmarks" / "data" / "bladder"
 RESULTS = ROOT / "Benchmarks" / "results"
-SOURCE = Path(os.environ.get("LATENT_SHARED", ROOT.parent.parent / "shared")) / "data" / "expression" / "bladderbatch_hgu133a.h5ad"
+# shared/ beside the checkout (../shared), or beside a worktree's parent; LATENT_SHARED overrides.
+SHARED = Path(os.environ["LATENT_SHARED"]) if "LATENT_SHARED" in os.environ else next(
+    (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.exists()), ROOT.parent / "shared")
+SOURCE = SHARED / "data" / "expression" / "bladderbatch_hgu133a.h5ad"
 
 
 def run(*args):

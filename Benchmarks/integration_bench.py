@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--latent", required=True)
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--seeds", type=int, nargs="*")
+    ap.add_argument("--tag", help="results name (default integration, integration_small)")
     ap.add_argument("--scvi-venv", type=Path, default=ROOT / ".venv-scvi", help="virtual environment with scvi-tools (made when missing)")
     a = ap.parse_args()
     import anndata as ad
@@ -167,6 +168,12 @@ def main():
     for seed in seeds:
         d = DATA / f"s{seed}_{cells}"
         d.mkdir(exist_ok=True)
+        cache = d / f"rows_{epochs}.json"
+        if cache.exists():   # a seed already scored (seeds can run as separate processes, then one run gathers them)
+            rows += json.loads(cache.read_text())
+            log(f"seed {seed}: scores from {cache}")
+            continue
+        seed_rows = []
         run(a.latent, "simulate", "--cells", cells, "--genes", 2000, "--programs", 4, "--effect", 2, "--factors", "categorical",
             "--batches", 3, "--batch-effect", 0.3, "--seed", seed, "-o", d / "sim.h5ad", "-q")
         run(a.latent, "normalize", d / "sim.h5ad", "--hvg", 1000, "-o", d / "norm.h5ad", "-q")
@@ -191,13 +198,15 @@ def main():
             m = {f"sk_{k}": v for k, v in metrics(np.asarray(z, dtype=np.float64), batch, label, seed).items()}
             m.update(scib(a.latent, d, name, z, batch, label, z_pca))
             m["batch"], m["bio"], m["total"] = m["scib_batch_correction"], m["scib_bio_conservation"], m["scib_total"]
-            rows.append(dict(seed=seed, model=name, s_per_epoch=sec, **m))
+            seed_rows.append(dict(seed=seed, model=name, s_per_epoch=sec, **{k: float(v) for k, v in m.items()}))
             log(f"  {name}: batch {m['batch']:.3f} bio {m['bio']:.3f} total {m['total']:.3f} (bench's sklearn version: batch "
                 f"{m['sk_batch']:.3f} bio {m['sk_bio']:.3f}, iLISI {m['sk_ilisi']:.3f} vs {m['ilisi']:.3f})" + (f", {sec:.3f} s/epoch" if sec else ""))
+        cache.write_text(json.dumps(seed_rows))
+        rows += seed_rows
     import pandas as pd
     df = pd.DataFrame(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tag = "integration_small" if a.small else "integration"
+    tag = a.tag or ("integration_small" if a.small else "integration")
     df.to_csv(RESULTS / f"{tag}.tsv", sep="\t", index=False)
     mean = df.groupby("model").mean(numeric_only=True).drop(columns="seed")
     import platform
