@@ -83,7 +83,8 @@ struct VAETrainCommand: ParsableCommand {
         --continuous-covariates (standardised) enter every decoder layer, and the encoder's first \
         layer with --encode-covariates; --dispersion gene-batch gives each batch its own NB \
         dispersions. --subspace obs/COL:D reserves latent coordinates 0, 1, … for a known label, \
-        shaped by a triplet likelihood (weight --triplet-weight); the others stay unsupervised. \
+        shaped by a triplet likelihood (weight --triplet-weight); the others stay unsupervised, \
+        kept independent of each subspace by an HSIC term (weight --subspace-hsic). \
         uns["vae"]["subspaces"] and ["latent_names"] say which coordinate is whose.
           latent vae norm.h5ad -o scvi/ --likelihood nb --batch-key obs/batch --dispersion gene-batch
           latent vae norm.h5ad -o sup/ --objective tc --batch-key obs/batch --subspace obs/cell_type:2
@@ -157,6 +158,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "nb/zinb dispersion: gene | gene-batch.") var dispersion: CovariateParameters.Dispersion = .gene
     @Option(help: "obs/COL:D — D latent coordinates supervised by that label (repeatable).") var subspace: [SubspaceArgument] = []
     @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
+    @Option(name: .customLong("subspace-hsic"), help: "Weight of the HSIC term keeping each subspace's label out of the free coordinates (default \(Int(CovariateParameters.defaultSubspaceHSIC)); 0: off).") var subspaceHSIC: Double?
     @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 
@@ -170,6 +172,7 @@ struct VAETrainCommand: ParsableCommand {
         c.dispersion = dispersion
         c.subspaces = subspace.map(\.subspace)
         c.tripletWeight = tripletWeight
+        c.subspaceHSIC = subspaceHSIC
         return c == CovariateParameters() ? nil : c
     }
 

@@ -10,7 +10,7 @@ final class VAECovariateParametersTests: XCTestCase {
         let v: [String: JSONValue] = ["batch-key": .string("obs/batch"), "covariates": .array([.string("obs/donor"), .string("sex")]),
                                       "continuous-covariates": .array([.string("obs/age")]), "encode-covariates": .bool(true),
                                       "dispersion": .string("gene-batch"), "subspace": .array([.string("obs/cell_type:3")]),
-                                      "triplet-weight": .double(20), "likelihood": .string("nb"), "latent": .int(10)]
+                                      "triplet-weight": .double(20), "subspace-hsic": .double(500), "likelihood": .string("nb"), "latent": .int(10)]
             .merging(VAEStageAdapter.defaults) { given, _ in given }   // the runner fills in defaults before check/run
         guard case .success(let c?) = VAEStageAdapter.covariates(v) else { return XCTFail("no covariates read") }
         XCTAssertEqual(c.batchKey, "batch")
@@ -20,6 +20,8 @@ final class VAECovariateParametersTests: XCTestCase {
         XCTAssertEqual(c.dispersion, .geneBatch)
         XCTAssertEqual(c.subspaces, [.init(key: "cell_type", dims: 3)])
         XCTAssertEqual(c.tripletWeight, 20)
+        XCTAssertEqual(c.subspaceHSIC, 500)
+        XCTAssertEqual(c.subspaceHSICWeight(latent: 10), 500)
         XCTAssertNil(VAEStageAdapter.check(v))
         // The `covariates` list does not collide with VAEParameters' nested field.
         let p = try ParameterDefaults.decode(VAEParameters.self, from: v, renaming: VAEStageAdapter.covariateKeys)

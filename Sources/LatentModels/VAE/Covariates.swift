@@ -38,6 +38,18 @@ public struct CovariateParameters: Codable, Sendable, Equatable {
     /// at weight ~1 it is drowned out (measured on 200 genes: the subspace stays at chance),
     /// at 50–500 it separates the labels at no visible cost in reconstruction.
     public var tripletWeight: Double = 100
+    /// Weight of the HSIC term between each subspace's coordinates and the free ones (one
+    /// `HSICTerm` per subspace, the program decoders' term): the triplet term alone shapes the
+    /// subspace but does not stop the free coordinates from encoding the label too (measured:
+    /// the label stayed predictable from the free coordinates). nil: `defaultSubspaceHSIC`;
+    /// optional so that parameters written before it existed still decode.
+    public var subspaceHSIC: Double? = nil
+    public static let defaultSubspaceHSIC: Double = 100_000
+    /// The HSIC weight in force (0 without subspaces or without free coordinates).
+    public func subspaceHSICWeight(latent: Int) -> Double {
+        let reserved = subspaces.reduce(0) { $0 + $1.dims }
+        return subspaces.isEmpty || reserved >= latent ? 0 : (subspaceHSIC ?? Self.defaultSubspaceHSIC)
+    }
 
     public init() {}
 
@@ -63,6 +75,7 @@ public struct CovariateParameters: Codable, Sendable, Equatable {
             p.append("--subspace obs/\(dup.key) is given twice")
         }
         if !(tripletWeight >= 0 && tripletWeight.isFinite) { p.append("--triplet-weight must be 0 or more") }
+        if let h = subspaceHSIC, !(h >= 0 && h.isFinite) { p.append("--subspace-hsic must be 0 or more") }
         return p
     }
 

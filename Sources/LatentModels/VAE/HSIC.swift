@@ -2,7 +2,8 @@ import LatentCore
 
 /// The Hilbert–Schmidt independence criterion between two blocks of latents of a minibatch
 /// (Gretton et al. 2005), as a penalty that keeps a program decoder's free latents from
-/// re-encoding its programs (expiMap's use of it).
+/// re-encoding its programs (expiMap's use of it), and a supervised subspace's label out of the
+/// free latents (`--subspace-hsic`).
 ///
 /// Biased estimator with Gaussian kernels: HSIC = Σ_ij K_ij (HLH)_ij / (M − 1)², K on block A,
 /// L on block B, H = I − 11ᵀ/M. Bandwidths are fixed, 2σ² = 2·(block width) (the mean squared
@@ -15,11 +16,13 @@ public struct HSICTerm: LatentTerm {
     /// Latent indices of the two blocks.
     public var a: [Int]
     public var b: [Int]
-    public var name: String { "hsic" }
+    /// The history.tsv column: "hsic" for a program decoder, "hsic_COL" per supervised subspace.
+    public var name: String
 
-    public init(a: [Int], b: [Int]) {
+    public init(a: [Int], b: [Int], name: String = "hsic") {
         self.a = a
         self.b = b
+        self.name = name
     }
 
     public func apply<T: NetScalar>(_ batch: LatentBatch<T>, weight: Double, grads: LatentGrads<T>?, rng: inout SeededRNG) -> Double {

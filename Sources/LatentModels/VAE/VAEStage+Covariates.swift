@@ -16,15 +16,27 @@ struct CovariateRun {
         parameters = c
         design = try CovariateDesign.fit(c, obs: ds.obs, file: file)
         side = try design.sideInputs(ds.obs, file: file)
-        var terms: [(term: any LatentTerm, weight: Double)] = []
-        for (key, range) in c.subspaceRanges {
-            let labels = try CovariateDesign.subspaceLabels(ds.obs, key, file: file)
-            terms.append((TripletTerm(name: "triplet_\(key)", coordinates: range, labels: labels), c.tripletWeight))
-        }
+        let labels = try c.subspaceRanges.map { try CovariateDesign.subspaceLabels(ds.obs, $0.key, file: file) }
+        let terms = Self.subspaceTerms(c, latent: config.latent, labels: labels)
         let groups = c.dispersion == .geneBatch ? design.batchIndices(side) : nil
         let shape = CovariateShape(sideInputs: design.width, encodeCovariates: c.encodeCovariates,
                                    dispersionGroups: c.dispersion == .geneBatch ? design.batchCategories.count : 1)
         training = TrainingCovariates(shape: shape, side: side, groups: groups, terms: terms)
+    }
+
+    /// The latent terms of the supervised subspaces, `labels` in `c.subspaceRanges` order: a
+    /// triplet term per subspace and, with free coordinates, an HSIC term between each subspace
+    /// and the free coordinates (so the label lives in its subspace only).
+    static func subspaceTerms(_ c: CovariateParameters, latent: Int, labels: [TripletTerm.Labels]) -> [(term: any LatentTerm, weight: Double)] {
+        var terms: [(term: any LatentTerm, weight: Double)] = []
+        for ((key, range), l) in zip(c.subspaceRanges, labels) {
+            terms.append((TripletTerm(name: "triplet_\(key)", coordinates: range, labels: l), c.tripletWeight))
+        }
+        let hsic = c.subspaceHSICWeight(latent: latent)
+        guard hsic > 0 else { return terms }
+        let free = Array(c.subspaces.reduce(0) { $0 + $1.dims }..<latent)
+        for (key, range) in c.subspaceRanges { terms.append((SubspaceHSICTerm(subspace: Array(range), free: free, name: "hsic_\(key)"), hsic)) }
+        return terms
     }
 
     /// The design to record in the model file (nil when no covariate enters the network).
@@ -53,7 +65,10 @@ struct CovariateRun {
             subs.append((key, .numbers(NumericArray(shape: [range.count], storage: .int64(range.map { Int64($0) })))))
         }
         out.append(("subspaces", .dict(OrderedDict(subs))))
-        if !parameters.subspaces.isEmpty { out.append(("triplet_weight", .double(parameters.tripletWeight))) }
+        if !parameters.subspaces.isEmpty {
+            out.append(("triplet_weight", .double(parameters.tripletWeight)))
+            out.append(("subspace_hsic", .double(parameters.subspaceHSICWeight(latent: latent))))
+        }
         out.append(("latent_names", .strings(parameters.latentNames(latent: latent))))
         return out
     }

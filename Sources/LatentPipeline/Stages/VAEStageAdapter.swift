@@ -46,6 +46,7 @@ enum VAEStageAdapter: StageAdapter {
         ParameterSpec("dispersion", .choice(CovariateParameters.Dispersion.allCases.map(\.rawValue))),
         ParameterSpec("subspace", .list(.string)),
         ParameterSpec("triplet-weight", .double(min: 0, max: nil)),
+        ParameterSpec("subspace-hsic", .double(min: 0, max: nil)),
     ]
     static let inputs = [InputSlot("input", accepts: .dataset)]
     static let outputs = [
@@ -68,7 +69,7 @@ enum VAEStageAdapter: StageAdapter {
     /// `covariates` field is the nested struct): renamed out of the decoder's way.
     static let covariateKeys = ["batch-key": "_batchKey", "covariates": "_covariates", "continuous-covariates": "_continuous",
                                 "encode-covariates": "_encode", "dispersion": "_dispersion", "subspace": "_subspace",
-                                "triplet-weight": "_tripletWeight"]
+                                "triplet-weight": "_tripletWeight", "subspace-hsic": "_subspaceHSIC"]
 
     static func covariates(_ v: [String: JSONValue]) -> Result<CovariateParameters?, StageParameterError> {
         func column(_ s: String) -> String { s.hasPrefix("obs/") ? String(s.dropFirst(4)) : s }
@@ -85,6 +86,7 @@ enum VAEStageAdapter: StageAdapter {
             c.subspaces.append(.init(key: column(String(s[..<colon])), dims: d))
         }
         if let w = v["triplet-weight"]?.doubleValue { c.tripletWeight = w }
+        if let w = v["subspace-hsic"]?.doubleValue { c.subspaceHSIC = w }
         return .success(c == CovariateParameters() ? nil : c)
     }
 
