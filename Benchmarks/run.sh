@@ -9,8 +9,10 @@
 # io is Benchmarks/io_bench.py, pca Benchmarks/pca_bench.py, vae Benchmarks/vae_bench.py (PyTorch in
 # .venv-torch, installed from PyPI when missing), stages Benchmarks/stages_bench.py (every stage as a
 # whole process beside scanpy, PyTorch and GSEApy), integration Benchmarks/integration_bench.py
-# (scvi-tools in .venv-scvi; not in the default set: run it by name); normalize and enrich are
-# Benchmarks/bench.py.
+# (scvi-tools in .venv-scvi; not in the default set: run it by name); programs
+# Benchmarks/programs_bench.py (planted gene programs beside expiMap: scarches in .venv-expimap)
+# and Benchmarks/l0_mig.py (L0 gates and MIG; not in the default set: run it by name, SEEDS=
+# "1 2 3" picks its seeds); normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,9 +22,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae|stages|integration) which+=("$a") ;;
+    io|normalize|pca|enrich|vae|stages|integration|programs) which+=("$a") ;;
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, programs, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
@@ -73,6 +75,21 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/vae_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = stages ]; then
     "$PY" Benchmarks/stages_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
+  elif [ "$w" = programs ]; then
+    # expiMap: scarches 0.6.1 (its last release, 2024) imports anndata.read and scvi-tools' old
+    # layout, so it runs with anndata < 0.11 and scvi-tools 1.1.2 (the releases of its time).
+    # torch comes from .venv-torch when that exists (the vae bench's), else from PyPI.
+    EX=$ROOT/.venv-expimap
+    if ! "$EX/bin/python" -c "import scarches" 2>/dev/null; then
+      python3 -m venv "$EX"
+      if [ -d "$ROOT/.venv-torch" ]; then
+        "$ROOT/.venv-torch/bin/python" -c "import site; print(site.getsitepackages()[0])" \
+          > "$("$EX/bin/python" -c "import site; print(site.getsitepackages()[0])")/torch_shared.pth"
+      fi
+      "$EX/bin/pip" install -q "scarches==0.6.1" "scvi-tools==1.1.2" "anndata<0.11"
+    fi
+    "$PY" Benchmarks/programs_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} ${SEEDS:+--seeds $SEEDS} || status=$?
+    "$PY" Benchmarks/l0_mig.py --latent "$BIN" ${SEEDS:+--seeds $SEEDS} || status=$?
   elif [ "$w" = integration ]; then
     "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else
