@@ -3,7 +3,7 @@
 0.4/0.6/0.8/1.0, NB counts), MIG with `--mask-decoder l0` against the same model without it, per
 seed. MIG is `latent metrics`' (equal to scikit-learn's, checked in test_vae.py).
 
-    python Benchmarks/l0_mig.py --latent .build/release/latent [--seeds 0 1 2] [--l0 0.01] [--decoder linear]
+    python Benchmarks/l0_mig.py --latent .build/release/latent [--seeds 0 1 2] [--l0 0.01 0.05] [--decoder mlp|linear]
 
 Results: Benchmarks/results/l0_mig.md and .tsv."""
 import argparse
@@ -36,9 +36,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latent", default=str(ROOT / ".build" / "release" / "latent"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--l0", type=float, nargs="+", default=[0.01])
+    ap.add_argument("--l0", type=float, nargs="+", default=[0.01, 0.05])
     ap.add_argument("--beta", type=float, default=4)
-    ap.add_argument("--decoder", default="linear", help="mlp (hidden 64, as the β test) or linear")
+    ap.add_argument("--decoder", default="mlp", help="mlp (hidden 64, as the β test) or linear")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "Benchmarks" / "results" / "l0_mig"))

@@ -92,7 +92,8 @@ def latent_run(args, work, norm, gmt, planted, decoys, seed):
     out = work / "latent"
     t = time.time()
     sh(args.latent, "vae", norm, "-o", out, "--programs", gmt, "--min-genes", 5, "--likelihood", "nb",
-       "--free-latents", 1, "--group-lasso", args.group_lasso, "--hsic", args.hsic, "--lr", args.lr,
+       "--free-latents", args.free_latents, "--group-lasso", args.group_lasso,
+       *(["--hsic", args.hsic] if args.free_latents > 0 else []), "--lr", args.lr,
        "--epochs", args.epochs, "--batch-size", args.batch_size, "--validation", 0,
        "--seed", seed, "--threads", args.threads, "-q", *args.latent_extra.split())
     secs = time.time() - t
@@ -156,8 +157,10 @@ m.train(n_epochs=args["epochs"], alpha_epoch_anneal=max(1, int(args["epochs"] * 
         alpha_kl=0.5, weight_decay=0.0, use_early_stopping=False, seed=args["seed"], monitor_only_val=False)
 secs = time.time() - t
 active = {n: False for n in names}
-for i in m.nonzero_terms():
-    active[names[i]] = True
+nz = np.asarray(m.nonzero_terms())
+for i in (np.flatnonzero(nz) if nz.dtype == bool else nz):
+    active[names[int(i)]] = True
+m.latent_directions(adata=a)   # "up" = the program's genes go up, as latent differential --directions auto
 firsts = []
 for k, p in enumerate(args["planted"]):
     col = f"factor_{k + 1}"
@@ -195,7 +198,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.003)
     ap.add_argument("--group-lasso", type=float, default=2.0)
-    ap.add_argument("--hsic", type=float, default=10.0)
+    ap.add_argument("--hsic", type=float, default=10.0, help="with --free-latents > 0")
+    ap.add_argument("--free-latents", type=int, default=0)
     ap.add_argument("--latent-extra", default="", help="more `latent vae` flags")
     ap.add_argument("--expimap-alpha", type=float, default=0.7, help="expiMap's group-lasso weight (its tutorial: 0.7)")
     ap.add_argument("--threads", type=int, default=2)
@@ -241,7 +245,8 @@ def write_markdown(df, args, path):
              f"Data: `latent simulate --cells {args.cells} --programs {args.programs} --factors categorical --effect {args.effect}` "
              f"from {2 * args.programs} disjoint GO BP sets (20–60 genes) + {args.background} background genes; mask = planted + "
              f"{args.programs} decoys. Seeds: {' '.join(map(str, sorted(df.seed.unique())))} ({n}).",
-             f"latent: `vae --programs GMT --likelihood nb --free-latents 1 --group-lasso {args.group_lasso} --hsic {args.hsic} "
+             f"latent: `vae --programs GMT --likelihood nb --free-latents {args.free_latents} --group-lasso {args.group_lasso} "
+             f"{'--hsic ' + str(args.hsic) + ' ' if args.free_latents else ''}"
              f"--lr {args.lr} --epochs {args.epochs} --batch-size {args.batch_size} --validation 0 {args.latent_extra}`.",
              f"expiMap (scarches {expimap_version()}): NB, hidden 256,256,256, alpha {args.expimap_alpha}, alpha_kl 0.5, "
              f"{args.epochs} epochs, group-lasso anneal over the first 130/400 of them (its tutorial's proportions).",

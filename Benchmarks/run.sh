@@ -77,7 +77,8 @@ for w in "${which[@]}"; do
     "$PY" Benchmarks/stages_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = programs ]; then
     # expiMap: scarches 0.6.1 (its last release, 2024) imports anndata.read and scvi-tools' old
-    # layout, so it runs with anndata < 0.11 and scvi-tools 1.1.2 (the releases of its time).
+    # layout, so it runs with anndata < 0.11 and scvi-tools 1.1.2 (the releases of its time), and
+    # those with the jax/flax/optax/numpyro of early 2024 (newer ones fail at import; measured).
     # torch comes from .venv-torch when that exists (the vae bench's), else from PyPI.
     EX=$ROOT/.venv-expimap
     if ! "$EX/bin/python" -c "import scarches" 2>/dev/null; then
@@ -86,7 +87,8 @@ for w in "${which[@]}"; do
         "$ROOT/.venv-torch/bin/python" -c "import site; print(site.getsitepackages()[0])" \
           > "$("$EX/bin/python" -c "import site; print(site.getsitepackages()[0])")/torch_shared.pth"
       fi
-      "$EX/bin/pip" install -q "scarches==0.6.1" "scvi-tools==1.1.2" "anndata<0.11"
+      "$EX/bin/pip" install -q "scarches==0.6.1" "scvi-tools==1.1.2" "anndata<0.11" "jax==0.4.26" "jaxlib==0.4.26" \
+        "flax==0.8.2" "optax==0.2.2" "chex<0.1.87" "numpyro==0.14.0" "setuptools<70"
     fi
     "$PY" Benchmarks/programs_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} ${SEEDS:+--seeds $SEEDS} || status=$?
     "$PY" Benchmarks/l0_mig.py --latent "$BIN" ${SEEDS:+--seeds $SEEDS} || status=$?
