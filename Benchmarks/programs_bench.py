@@ -273,8 +273,11 @@ def write_markdown(df, args, path):
                      f"{g.planted_active.sum()} / {g.planted.sum()} | {g.decoys_off.sum()} / {g.decoys.sum()} ({g.decoys_off_ge_80.sum()}) | "
                      f"{g.no_planted_off.sum()} | {g.train_s.median():.1f} |")
     if set(df.tool) == {"latent", "expimap"}:
+        # Ratios only over seeds where both ran back to back in one bench run (CPU seconds known).
+        same = df.groupby("seed").train_cpu_s.apply(lambda c: c.notna().sum() == 2)
+        same = set(same[same].index)
         for col, what in (("train_cpu_s", "CPU time (user + system)"), ("train_s", "wall time")):
-            p = df.pivot(index="seed", columns="tool", values=col).dropna()
+            p = df[df.seed.isin(same)].pivot(index="seed", columns="tool", values=col).dropna()
             if len(p):
                 lines += ["", f"Speed, {what}: expiMap / latent per seed: median {np.median(p.expimap / p.latent):.2f}× "
                               f"(min {np.min(p.expimap / p.latent):.2f}×, {len(p)} seeds)."]

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # the ones that did best here.
 SETTINGS = [
     "default=",
-    "bn=--batch-norm --batch-size 32 --epochs 200",
-    "bn-linear=--batch-norm --decoder linear --batch-size 32 --epochs 200",
-    "bn-small=--batch-norm --latent 5 --hidden 64 --batch-size 32 --epochs 200",
+    "bn=--batch-norm --batch-size 32 --epochs 100",
+    "bn-linear=--batch-norm --decoder linear --batch-size 32 --epochs 100",
+    "linear=--hidden none --batch-size 32 --epochs 200",
 ]
 
 
