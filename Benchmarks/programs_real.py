@@ -190,8 +190,9 @@ def main():
         path = res / "programs_real.tsv"
         old = pd.read_csv(path, sep="\t") if path.exists() else pd.DataFrame()
         new = pd.DataFrame(rows)
-        if "data" in old.columns:
-            old = old[~old.data.isin(new.data.unique())]
+        if "data" in old.columns:   # a rerun replaces its (data, seed) rows, keeps the others
+            done = set(zip(new.data, new.seed))
+            old = old[[(d, s) not in done for d, s in zip(old.data, old.seed)]]
         pd.concat([old, new], ignore_index=True).to_csv(path, sep="\t", index=False)
     if "vae" in args.checks:
         vrows = []
