@@ -20,8 +20,8 @@ separates sex with AUC 0.995 / 0.996 / 0.998 (seeds 1-3), ~55 s each. Without --
 latent collapsed (AUC 0.5, Gaussian and NB, ReLU and ELU): the first Adam steps over 10,101 inputs
 push every hidden unit of the encoder out of its working range.
 HSMM, 905 GO BP programs (10-300 genes of the data) + 2 free latents, Gaussian, --batch-norm, batch
-32, 200 epochs, seed 1: GOBP_MUSCLE_SYSTEM_PROCESS is the latent closest to pseudotime (|Spearman|
-0.77; hours 0.57). Unsupervised settings (seed 1): results/programs_real_vae.tsv and the README's
+32, 200 epochs, seeds 1-3: GOBP_MUSCLE_SYSTEM_PROCESS is the latent closest to pseudotime
+(|Spearman| 0.77 / 0.74 / 0.76; hours 0.57 / 0.59 / 0.54), ~80-95 s each. Unsupervised settings (seed 1): results/programs_real_vae.tsv and the README's
 "Recommended settings"; on GEUVADIS none reached PCA (best 0.79 against 0.95)."""
 import argparse
 import subprocess
