@@ -11,8 +11,9 @@
 # whole process beside scanpy, PyTorch and GSEApy), integration Benchmarks/integration_bench.py
 # (scvi-tools in .venv-scvi; not in the default set: run it by name), bigsparse
 # Benchmarks/bigsparse_bench.py (> 2^31 non-zeros written and read back in a stream; by name only,
-# ~10 GB of disk at full size); normalize and enrich are
-# Benchmarks/bench.py.
+# ~10 GB of disk at full size); programs Benchmarks/programs_bench.py (planted gene programs beside
+# expiMap: scarches in .venv-expimap) and Benchmarks/l0_mig.py (L0 gates and MIG; by name only,
+# SEEDS="1 2 3" picks its seeds); normalize and enrich are Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,9 +23,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae|stages|integration|bigsparse) which+=("$a") ;;
+    io|normalize|pca|enrich|vae|stages|integration|bigsparse|programs) which+=("$a") ;;
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, bigsparse, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, bigsparse, programs, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
@@ -79,6 +80,23 @@ for w in "${which[@]}"; do
     # > 2^31 non-zeros written and read back in a stream (Benchmarks/bigsparse_bench.py); --small: 20,000 cells.
     "$PY" Benchmarks/bigsparse_bench.py --bin "$BIN" --out Benchmarks/results/bigsparse${small[@]+-small}.md \
       ${small[@]+--cells 20000} || status=$?
+  elif [ "$w" = programs ]; then
+    # expiMap: scarches 0.6.1 (its last release, 2024) imports anndata.read and scvi-tools' old
+    # layout, so it runs with anndata < 0.11 and scvi-tools 1.1.2 (the releases of its time), and
+    # those with the jax/flax/optax/numpyro of early 2024 (newer ones fail at import; measured).
+    # torch comes from .venv-torch when that exists (the vae bench's), else from PyPI.
+    EX=$ROOT/.venv-expimap
+    if ! "$EX/bin/python" -c "import scarches" 2>/dev/null; then
+      python3 -m venv "$EX"
+      if [ -d "$ROOT/.venv-torch" ]; then
+        "$ROOT/.venv-torch/bin/python" -c "import site; print(site.getsitepackages()[0])" \
+          > "$("$EX/bin/python" -c "import site; print(site.getsitepackages()[0])")/torch_shared.pth"
+      fi
+      "$EX/bin/pip" install -q "scarches==0.6.1" "scvi-tools==1.1.2" "anndata<0.11" "jax==0.4.26" "jaxlib==0.4.26" \
+        "flax==0.8.2" "optax==0.2.2" "chex<0.1.87" "numpyro==0.14.0" "setuptools<70"
+    fi
+    "$PY" Benchmarks/programs_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} ${SEEDS:+--seeds $SEEDS} || status=$?
+    "$PY" Benchmarks/l0_mig.py --latent "$BIN" ${SEEDS:+--seeds $SEEDS} || status=$?
   elif [ "$w" = integration ]; then
     "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else

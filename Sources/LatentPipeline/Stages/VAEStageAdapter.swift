@@ -1,3 +1,4 @@
+import Foundation
 import LatentCore
 import LatentModels
 
@@ -47,8 +48,26 @@ enum VAEStageAdapter: StageAdapter {
         ParameterSpec("subspace", .list(.string)),
         ParameterSpec("triplet-weight", .double(min: 0, max: nil)),
         ParameterSpec("subspace-hsic", .double(min: 0, max: nil)),
+        // MARK: programs (no defaults: instances without them keep their cache keys; the GMT is
+        // the `programs` input, content-hashed into the key like every input file)
+        ParameterSpec("min-genes", .int(min: 1, max: nil)),
+        ParameterSpec("max-genes", .int(min: 1, max: nil)),
+        ParameterSpec("free-latents", .int(min: 0, max: nil)),
+        ParameterSpec("mask", .choice(ProgramDecoder.MaskKind.allCases.map(\.rawValue))),
+        ParameterSpec("mask-l1", .double(min: 0, max: nil)),
+        ParameterSpec("group-lasso", .double(min: 0, max: nil)),
+        ParameterSpec("hsic", .double(min: 0, max: nil)),
+        ParameterSpec("gene-names", .string),
+        ParameterSpec("ignore-case", .bool),
+        ParameterSpec("mask-decoder", .choice(["none", "l0"])),
+        ParameterSpec("l0", .double(min: 0, max: nil)),
     ]
-    static let inputs = [InputSlot("input", accepts: .dataset)]
+    static let inputs = [
+        InputSlot("input", accepts: .dataset),
+        // MARK: programs
+        InputSlot("programs", accepts: .geneSets, required: false, allowsShippedGeneSets: true),
+        InputSlot("id-map", accepts: .table, required: false),
+    ]
     static let outputs = [
         OutputFile("embedding.h5ad", [.embedding, .dataset], loadingsKey: "varm/vae_loadings", scoresKey: "obsm/X_vae"),
         OutputFile("history.tsv", [.table]),
@@ -56,12 +75,47 @@ enum VAEStageAdapter: StageAdapter {
     ]
 
     static func check(_ parameters: [String: JSONValue]) -> String? {
-        guard var p = try? ParameterDefaults.decode(VAEParameters.self, from: parameters, renaming: covariateKeys) else { return "parameters do not fit the VAE" }
+        guard var p = try? ParameterDefaults.decode(VAEParameters.self, from: parameters, renaming: renamed) else { return "parameters do not fit the VAE" }
         switch covariates(parameters) {
         case .failure(let e): return e.message
         case .success(let c): p.covariates = c
         }
+        // Without the `programs` input the program parameters have nothing to act on; the check
+        // cannot see inputs, so it checks the parameters' own consistency (the GMT's sets are
+        // matched when the stage runs).
+        if let prog = programDecoder(parameters, source: "") { p.programs = prog; p.decoder = .linear }
+        p.gates = gates(parameters)
         return p.problems().first.map { $0.replacingOccurrences(of: "--", with: "") }
+    }
+
+    // MARK: programs
+    static let programKeys = ["min-genes": "_minGenes", "max-genes": "_maxGenes", "free-latents": "_freeLatents", "mask": "_mask",
+                              "mask-l1": "_maskL1", "group-lasso": "_groupLasso", "hsic": "_hsic", "gene-names": "_geneNames",
+                              "ignore-case": "_ignoreCase", "mask-decoder": "_maskDecoder", "l0": "_l0"]
+    static var renamed: [String: String] { covariateKeys.merging(programKeys) { a, _ in a } }
+
+    /// The program decoder the parameters ask for: present when any program parameter is set
+    /// (`source` is the GMT's path, or "" where the input is not known yet).
+    static func programDecoder(_ v: [String: JSONValue], source: String?) -> ProgramDecoder? {
+        let keys = ["min-genes", "max-genes", "free-latents", "mask", "mask-l1", "group-lasso", "hsic", "gene-names", "ignore-case"]
+        guard let source, !source.isEmpty || keys.contains(where: { (v[$0] ?? .null) != .null }) else { return nil }
+        var g = ProgramDecoder()
+        g.source = source
+        if let x = v["min-genes"]?.intValue { g.minGenes = Int(x) }
+        g.maxGenes = v["max-genes"]?.intValue.map { Int($0) }
+        if let x = v["free-latents"]?.intValue { g.freeLatents = Int(x) }
+        if let x = v["mask"]?.stringValue, let m = ProgramDecoder.MaskKind(rawValue: x) { g.mask = m }
+        if let x = v["mask-l1"]?.doubleValue { g.maskL1 = x }
+        if let x = v["group-lasso"]?.doubleValue { g.groupLasso = x }
+        if let x = v["hsic"]?.doubleValue { g.hsic = x }
+        return g
+    }
+
+    static func gates(_ v: [String: JSONValue]) -> DecoderGates? {
+        guard v["mask-decoder"]?.stringValue == "l0" else { return nil }
+        var g = DecoderGates()
+        if let x = v["l0"]?.doubleValue { g.l0 = x }
+        return g
     }
 
     // MARK: covariates
@@ -91,14 +145,32 @@ enum VAEStageAdapter: StageAdapter {
     }
 
     static func run(_ c: StageContext) throws {
-        var p = try c.decode(VAEParameters.self, renaming: covariateKeys)
+        var p = try c.decode(VAEParameters.self, renaming: renamed)
         switch covariates(c.parameters) {
         case .failure(let e): throw LatentError.badInput(nil, c.label, e.message)
         case .success(let cov): p.covariates = cov
         }
-        try VAEStage.run(input: try c.input("input").path, outputDirectory: c.directory, parameters: p,
+        // MARK: programs
+        let input = try c.input("input").path
+        let gmt = c.inputs["programs"]?.path
+        // The source recorded in uns is the GMT's file name: the key hashes its content, so the
+        // entry must not depend on where the file was found.
+        if let prog = programDecoder(c.parameters, source: gmt.map { ($0 as NSString).lastPathComponent } ?? "") {
+            guard gmt != nil else {
+                throw LatentError.badInput(nil, c.label, "program parameters (free-latents, group-lasso, …) need a `programs:` input (a GMT or a shipped collection)")
+            }
+            p.programs = prog
+            p.decoder = .linear
+        }
+        p.gates = gates(c.parameters)
+        let resolve = gmt.map {
+            ProgramMask.resolver(source: $0, geneNames: c.optionalString("gene-names"), idMap: c.inputs["id-map"]?.path,
+                                 ignoreCase: c.bool("ignore-case"), minGenes: p.programs?.minGenes ?? 12,
+                                 maxGenes: p.programs?.maxGenes, file: input)
+        }
+        try VAEStage.run(input: input, outputDirectory: c.directory, parameters: p,
                          options: RunOptions(seed: c.seed, threads: c.threads, quiet: true), toolVersion: c.toolVersion, notes: c.note,
-                         compression: c.compression)
+                         compression: c.compression, programs: resolve)
     }
 }
 
