@@ -158,7 +158,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(help: "nb/zinb dispersion: gene | gene-batch.") var dispersion: CovariateParameters.Dispersion = .gene
     @Option(help: "obs/COL:D — D latent coordinates supervised by that label (repeatable).") var subspace: [SubspaceArgument] = []
     @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
-    @Option(name: .customLong("subspace-hsic"), help: "Weight of the HSIC term keeping each subspace's label out of the free coordinates (default \(Int(CovariateParameters.defaultSubspaceHSIC)); 0: off).") var subspaceHSIC: Double?
+    @Option(name: .customLong("subspace-hsic"), help: "Weight of the HSIC term keeping each subspace's label out of the free coordinates (default \(Int(CovariateParameters.defaultSubspaceHSICPerGene)) × the number of genes, since the reconstruction it competes with sums over genes; 0: off).") var subspaceHSIC: Double?
     @OptionGroup var compression: CompressionOptions
     @OptionGroup var global: GlobalOptions
 

@@ -135,19 +135,19 @@ final class VAECovariateGradientTests: XCTestCase {
         c.subspaces = [.init(key: "cell_type", dims: 1), .init(key: "age", dims: 1)]
         c.tripletWeight = 1.5
         let labels: [TripletTerm.Labels] = [.categorical(Self.cellType), .continuous(continuous)]
-        let terms = CovariateRun.subspaceTerms(c, latent: 3, labels: labels)
+        let terms = CovariateRun.subspaceTerms(c, latent: 3, genes: 7, labels: labels)
         XCTAssertEqual(terms.map(\.term.name), ["triplet_cell_type", "triplet_age", "hsic_cell_type", "hsic_age"])
         let hsic = terms.compactMap { ($0.term as? SubspaceHSICTerm)?.hsic }
         XCTAssertEqual(hsic.map(\.a), [[0], [1]])
         XCTAssertEqual(hsic.map(\.b), [[2], [2]], "each subspace against the free coordinates only")
-        XCTAssertEqual(terms.last!.weight, CovariateParameters.defaultSubspaceHSIC)
+        XCTAssertEqual(terms.last!.weight, CovariateParameters.defaultSubspaceHSICPerGene * 7, "the default scales with the genes")
         c.subspaceHSIC = 0
-        XCTAssertEqual(CovariateRun.subspaceTerms(c, latent: 3, labels: labels).count, 2, "--subspace-hsic 0 turns it off")
+        XCTAssertEqual(CovariateRun.subspaceTerms(c, latent: 3, genes: 7, labels: labels).count, 2, "--subspace-hsic 0 turns it off")
         c.subspaceHSIC = 2
-        XCTAssertEqual(CovariateRun.subspaceTerms(c, latent: 2, labels: labels).count, 2, "no free coordinates, no HSIC")
+        XCTAssertEqual(CovariateRun.subspaceTerms(c, latent: 2, genes: 7, labels: labels).count, 2, "no free coordinates, no HSIC")
         check(config { $0.objective = .beta }, shape: decoderOnly,
-              terms: CovariateRun.subspaceTerms(c, latent: 3, labels: labels).map { ($0.term, $0.weight) })
+              terms: CovariateRun.subspaceTerms(c, latent: 3, genes: 7, labels: labels).map { ($0.term, $0.weight) })
         check(config { $0.objective = .tc; $0.likelihood = .nb }, shape: both,
-              terms: CovariateRun.subspaceTerms(c, latent: 3, labels: labels).map { ($0.term, $0.weight) })
+              terms: CovariateRun.subspaceTerms(c, latent: 3, genes: 7, labels: labels).map { ($0.term, $0.weight) })
     }
 }

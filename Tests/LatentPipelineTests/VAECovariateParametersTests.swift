@@ -21,7 +21,7 @@ final class VAECovariateParametersTests: XCTestCase {
         XCTAssertEqual(c.subspaces, [.init(key: "cell_type", dims: 3)])
         XCTAssertEqual(c.tripletWeight, 20)
         XCTAssertEqual(c.subspaceHSIC, 500)
-        XCTAssertEqual(c.subspaceHSICWeight(latent: 10), 500)
+        XCTAssertEqual(c.subspaceHSICWeight(latent: 10, genes: 50), 500)
         XCTAssertNil(VAEStageAdapter.check(v))
         // The `covariates` list does not collide with VAEParameters' nested field.
         let p = try ParameterDefaults.decode(VAEParameters.self, from: v, renaming: VAEStageAdapter.covariateKeys)

@@ -41,14 +41,18 @@ public struct CovariateParameters: Codable, Sendable, Equatable {
     /// Weight of the HSIC term between each subspace's coordinates and the free ones (one
     /// `HSICTerm` per subspace, the program decoders' term): the triplet term alone shapes the
     /// subspace but does not stop the free coordinates from encoding the label too (measured:
-    /// the label stayed predictable from the free coordinates). nil: `defaultSubspaceHSIC`;
+    /// the label stayed predictable from the free coordinates). nil: `defaultSubspaceHSICPerGene` × genes;
     /// optional so that parameters written before it existed still decode.
     public var subspaceHSIC: Double? = nil
-    public static let defaultSubspaceHSIC: Double = 100_000
+    /// The default weight per gene: the reconstruction term it competes with is a sum over genes,
+    /// so a fixed weight is too strong on few genes (measured: at 200 genes 100,000 collapsed a
+    /// one-coordinate subspace) and too weak on many. 100 per gene is the weight measured to keep
+    /// the label out of the free coordinates at 1,000 genes (Benchmarks/results/subspaces.md).
+    public static let defaultSubspaceHSICPerGene: Double = 100
     /// The HSIC weight in force (0 without subspaces or without free coordinates).
-    public func subspaceHSICWeight(latent: Int) -> Double {
+    public func subspaceHSICWeight(latent: Int, genes: Int) -> Double {
         let reserved = subspaces.reduce(0) { $0 + $1.dims }
-        return subspaces.isEmpty || reserved >= latent ? 0 : (subspaceHSIC ?? Self.defaultSubspaceHSIC)
+        return subspaces.isEmpty || reserved >= latent ? 0 : (subspaceHSIC ?? Self.defaultSubspaceHSICPerGene * Double(max(1, genes)))
     }
 
     public init() {}

@@ -17,7 +17,7 @@ struct CovariateRun {
         design = try CovariateDesign.fit(c, obs: ds.obs, file: file)
         side = try design.sideInputs(ds.obs, file: file)
         let labels = try c.subspaceRanges.map { try CovariateDesign.subspaceLabels(ds.obs, $0.key, file: file) }
-        let terms = Self.subspaceTerms(c, latent: config.latent, labels: labels)
+        let terms = Self.subspaceTerms(c, latent: config.latent, genes: ds.nVars, labels: labels)
         let groups = c.dispersion == .geneBatch ? design.batchIndices(side) : nil
         let shape = CovariateShape(sideInputs: design.width, encodeCovariates: c.encodeCovariates,
                                    dispersionGroups: c.dispersion == .geneBatch ? design.batchCategories.count : 1)
@@ -27,12 +27,12 @@ struct CovariateRun {
     /// The latent terms of the supervised subspaces, `labels` in `c.subspaceRanges` order: a
     /// triplet term per subspace and, with free coordinates, an HSIC term between each subspace
     /// and the free coordinates (so the label lives in its subspace only).
-    static func subspaceTerms(_ c: CovariateParameters, latent: Int, labels: [TripletTerm.Labels]) -> [(term: any LatentTerm, weight: Double)] {
+    static func subspaceTerms(_ c: CovariateParameters, latent: Int, genes: Int, labels: [TripletTerm.Labels]) -> [(term: any LatentTerm, weight: Double)] {
         var terms: [(term: any LatentTerm, weight: Double)] = []
         for ((key, range), l) in zip(c.subspaceRanges, labels) {
             terms.append((TripletTerm(name: "triplet_\(key)", coordinates: range, labels: l), c.tripletWeight))
         }
-        let hsic = c.subspaceHSICWeight(latent: latent)
+        let hsic = c.subspaceHSICWeight(latent: latent, genes: genes)
         guard hsic > 0 else { return terms }
         let free = Array(c.subspaces.reduce(0) { $0 + $1.dims }..<latent)
         for (key, range) in c.subspaceRanges { terms.append((SubspaceHSICTerm(subspace: Array(range), free: free, name: "hsic_\(key)"), hsic)) }
@@ -47,7 +47,7 @@ struct CovariateRun {
 
     /// Entries of `uns["vae"]`: the covariates, their categories, which coordinates belong to
     /// which subspace, and every latent coordinate's name.
-    func unsEntries(latent: Int) -> [(String, UnsValue)] {
+    func unsEntries(latent: Int, genes: Int) -> [(String, UnsValue)] {
         var out: [(String, UnsValue)] = []
         var cov: [(String, UnsValue)] = []
         if let b = design.batchKey { cov.append(("batch_key", .string(b))) }
@@ -67,7 +67,7 @@ struct CovariateRun {
         out.append(("subspaces", .dict(OrderedDict(subs))))
         if !parameters.subspaces.isEmpty {
             out.append(("triplet_weight", .double(parameters.tripletWeight)))
-            out.append(("subspace_hsic", .double(parameters.subspaceHSICWeight(latent: latent))))
+            out.append(("subspace_hsic", .double(parameters.subspaceHSICWeight(latent: latent, genes: genes))))
         }
         out.append(("latent_names", .strings(parameters.latentNames(latent: latent))))
         return out

@@ -113,7 +113,7 @@ public enum VAEStage {
         ])
         if let v = last.validation { info["final_validation_loss"] = .double(v.loss) }
         // MARK: covariates
-        if let covariates { for (key, value) in covariates.unsEntries(latent: k) { info[key] = value } }
+        if let covariates { for (key, value) in covariates.unsEntries(latent: k, genes: ds.nVars) { info[key] = value } }
         let extraFiles = programOutputs(p, network: net, genes: ds.var.index, mask: programMask, info: &info)   // MARK: programs
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
