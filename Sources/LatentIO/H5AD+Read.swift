@@ -148,10 +148,21 @@ public enum H5AD {
         mutating func placeholder(_ parent: H5Group, _ name: String) throws -> MatrixData {
             var shape: [Int]
             switch parent.kind(of: name) {
+            // Unread, but refused as `matrix` would refuse it: an element anndata cannot read
+            // must not be carried into an output as if it were fine.
             case .dataset:
-                shape = try parent.dataset(name).shape
+                let d = try parent.dataset(name)
+                if let enc = try encoding(d), enc != "array" {
+                    throw d.error("encoding-type '\(enc)' where a matrix was expected (array, csr_matrix or csc_matrix)")
+                }
+                shape = d.shape
             case .group:
                 let g = try parent.group(name)
+                var enc = try encoding(g)
+                if enc == nil, let legacy = try g.stringAttribute("h5sparse_format") { enc = legacy + "_matrix" }
+                guard let kind = enc, kind == "csr_matrix" || kind == "csc_matrix" else {
+                    throw g.error("unknown encoding-type '\(enc ?? "none")' for a matrix (expected csr_matrix, csc_matrix or a dense array)")
+                }
                 shape = (try g.int64sAttribute("shape") ?? g.int64sAttribute("h5sparse_shape") ?? []).map { Int($0) }
             case .missing:
                 throw LatentError.badInput(parent.file, parent.handle.childPath(name), "missing")
