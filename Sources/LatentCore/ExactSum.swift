@@ -44,7 +44,7 @@ public struct ExactSum: Equatable, Sendable, Hashable {
     /// An integer-valued Double below 2¹²⁷ in magnitude as Int128. Swift's generic
     /// `Int128(Double)` is a slow library path; this is two Int64 conversions.
     @inline(__always)
-    static func int128(_ s: Double) -> Int128 {
+    public static func int128(_ s: Double) -> Int128 {
         let a = abs(s)
         if a < 0x1p63 { return Int128(Int64(s)) }
         // a ≥ 2⁶³ has no bits below 2¹¹: both parts are exact.

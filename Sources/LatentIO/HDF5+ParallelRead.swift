@@ -39,83 +39,16 @@ extension H5Dataset {
         return (Int(dims[0]), shape.dropFirst().reduce(1, *), shuffle)
     }
 
-    /// Fills `out` (count elements of `elementSize` bytes) from the chunks, or returns false when
-    /// the fast path does not apply (the caller then uses H5Dread).
     /// Whether `readChunksInParallel` would take the fast path for this stored type.
     func canReadChunksInParallel(fileType: hid_t) -> Bool { fastPathLayout(fileType: fileType) != nil }
 
+    /// Fills `out` (count elements of `elementSize` bytes) from the chunks, or returns false when
+    /// the fast path does not apply (the caller then uses H5Dread): the range read of
+    /// HDF5+RangeRead.swift over every row.
     func readChunksInParallel(into out: UnsafeMutableRawPointer, count: Int, elementSize: Int, fileType: hid_t) throws -> Bool {
-        guard let (chunkRows, rowElems, shuffle) = fastPathLayout(fileType: fileType), rowElems > 0 else { return false }
-        let chunk = chunkRows * rowElems
-        let rank = shape.count
-        let nChunks = (count + chunk - 1) / chunk
-        let chunkBytes = chunk * elementSize
-        let threads = H5Dataset.readThreads
-        let batch = max(threads * 8, 16)
-        var raw = [[UInt8]](repeating: [], count: batch)
-        var masks = [UInt32](repeating: 0, count: batch)
-        var start = 0
-        while start < nChunks {
-            let n = min(batch, nChunks - start)
-            for k in 0..<n {
-                var offset = [hsize_t](repeating: 0, count: rank)
-                offset[0] = hsize_t(UInt64((start + k) * chunkRows))
-                var size: hsize_t = 0
-                if H5Dget_chunk_storage_size(handle.id, &offset, &size) < 0 { throw error("cannot read chunk sizes (damaged file?)") }
-                // A chunk never written holds the fill value: leave such datasets to H5Dread.
-                if size == 0 { return false }
-                raw[k] = [UInt8](repeating: 0, count: Int(size))
-                var mask: UInt32 = 0
-                let ok = raw[k].withUnsafeMutableBytes { H5Dread_chunk(handle.id, lh5_p_default(), &offset, &mask, $0.baseAddress) }
-                if ok < 0 { throw error("cannot read data (damaged or truncated file?)") }
-                masks[k] = mask
-            }
-            var failed = false
-            let rawChunks = raw
-            let masksNow = masks
-            DispatchQueue.concurrentPerform(iterations: min(threads, n)) { t in
-                var scratch = [UInt8](repeating: 0, count: chunkBytes)
-                // libdeflate inflates 2-4x faster than zlib (Benchmarks/results/deflate.md).
-                guard let inflater = libdeflate_alloc_decompressor() else { failed = true; return }
-                defer { libdeflate_free_decompressor(inflater) }
-                var k = t
-                while k < n {
-                    let c = start + k
-                    let have = min(chunk, count - c * chunk) * elementSize
-                    // Filter mask bit i set = filter i skipped for this chunk (0 = shuffle, 1 = deflate when both).
-                    let skipDeflate = masksNow[k] & (shuffle ? 2 : 1) != 0
-                    let skipShuffle = !shuffle || masksNow[k] & 1 != 0
-                    var plain = rawChunks[k]
-                    if !skipDeflate {
-                        var destLen = 0
-                        let rc = scratch.withUnsafeMutableBytes { d in
-                            rawChunks[k].withUnsafeBytes { s in
-                                libdeflate_zlib_decompress(inflater, s.baseAddress, s.count, d.baseAddress, d.count, &destLen)
-                            }
-                        }
-                        if rc != LIBDEFLATE_SUCCESS || destLen < have { failed = true; k += threads; continue }
-                        plain = Array(scratch[0..<destLen])
-                    }
-                    let dest = (out + c * chunkBytes).assumingMemoryBound(to: UInt8.self)
-                    if skipShuffle {
-                        plain.withUnsafeBytes { dest.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: have) }
-                    } else {
-                        // Undo HDF5's byte shuffle over the full stored chunk.
-                        let elems = plain.count / elementSize
-                        plain.withUnsafeBytes { p in
-                            let src = p.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                            for e in 0..<(have / elementSize) {
-                                for b in 0..<elementSize { dest[e * elementSize + b] = src[b * elems + e] }
-                            }
-                        }
-                    }
-                    k += threads
-                }
-            }
-            if failed { throw error("cannot inflate a compressed chunk (damaged file?)") }
-            start += n
-        }
-        return true
+        guard let (_, rowElems, _) = fastPathLayout(fileType: fileType), rowElems > 0, count % rowElems == 0 else { return false }
+        if count == 0 { return true }
+        return try readRowsFast(0..<(count / rowElems), into: out, elementSize: elementSize, fileType: fileType)
     }
 }
 

@@ -35,7 +35,7 @@ extension H5Dataset {
     }
 
     /// False when the fast path does not apply (nothing written to `dest` that matters then).
-    private func readRowsFast(_ range: Range<Int>, into dest: UnsafeMutableRawPointer, elementSize: Int, fileType: hid_t) throws -> Bool {
+    func readRowsFast(_ range: Range<Int>, into dest: UnsafeMutableRawPointer, elementSize: Int, fileType: hid_t) throws -> Bool {
         guard let (chunkRows, rowElems, shuffle) = HDF5Lock.run({ fastPathLayout(fileType: fileType) }), rowElems > 0 else { return false }
         let rank = HDF5Lock.run { shape.count }
         let chunkElems = chunkRows * rowElems

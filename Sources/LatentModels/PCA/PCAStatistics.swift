@@ -218,15 +218,7 @@ public struct PCAStatistics: Sendable, Equatable {
     static func add(_ x: Double, to sum: inout Int128) -> Bool {
         guard abs(x) < ExactSum.maxMagnitude else { return false }      // also false for NaN
         let s = (x * 0x1p50).rounded(.toNearestOrEven)
-        if abs(s) < 0x1p62 {
-            sum &+= Int128(Int64(s))
-        } else {
-            // An integer-valued Double of 63 to 127 bits: its significand shifted left.
-            let bits = s.bitPattern
-            let e = Int((bits >> 52) & 0x7ff) - 1075
-            let v = Int128((bits & 0xF_FFFF_FFFF_FFFF) | 0x10_0000_0000_0000) << e
-            sum &+= s < 0 ? -v : v
-        }
+        sum &+= ExactSum.int128(s)
         return true
     }
 
