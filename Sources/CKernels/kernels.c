@@ -241,3 +241,32 @@ void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t row
         if (db) for (size_t j = 0; j < o; j++) db[j] += dr[j];
     }
 }
+
+// One row of a block's Gram correction into 2⁻⁵⁰ fixed point, split in two Int64 parts per entry
+// (q = h·2³² + l, 0 ≤ l < 2³², both exact): v_j = c_j + mi·s_j + si·m_j − nbmi·m_j evaluated
+// left to right without contraction, exactly as PCAStatistics.add does it in Swift, so either
+// path gives the same integers. Returns 0 when some |v| ≥ 2⁴⁰ or v is not finite: the caller
+// then redoes the row on the Int128 path (the parts here would be meaningless). Below 2⁴⁰,
+// |h| < 2⁵⁸, so up to 32 blocks may be added into the same parts before folding.
+#if defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512dq", "default")))
+#endif
+int lk_gram_fixed_row(const float *restrict c, const double *restrict s, const double *restrict m,
+                      double mi, double si, double nbmi, int64_t *restrict hi, int64_t *restrict lo, size_t n) {
+#pragma clang fp contract(off)
+    int ok = 1;
+    for (size_t j = 0; j < n; j++) {
+        double v = (double)c[j] + mi * s[j];
+        v = v + si * m[j];
+        v = v - nbmi * m[j];
+        ok &= fabs(v) < 0x1p40;
+        double q = nearbyint(v * 0x1p50);
+        double h = floor(q * 0x1p-32);
+        double l = q - h * 0x1p32;
+        // Out of range (caller discards the row), clamp so that the conversion is defined.
+        h = fmin(fmax(h, -0x1p62), 0x1p62);
+        hi[j] += (int64_t)h;
+        lo[j] += (int64_t)(fmin(fmax(l, 0.0), 0x1p33));
+    }
+    return ok;
+}

@@ -29,6 +29,18 @@ public enum Runtime {
         openblas_set_num_threads(Int32(max(1, n)))
     }
 
+    /// Runs `body` with OpenBLAS on `n` threads, then restores the previous count. Work that
+    /// runs its own products side by side (one per thread) uses one BLAS thread each, so that
+    /// OpenBLAS's idle workers do not spin against them. Only the thread that set the count
+    /// changes it: a call asking for the count already set touches nothing.
+    public static func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let previous = Int(openblas_get_num_threads()), wanted = max(1, n)
+        if previous == wanted { return try body() }
+        openblas_set_num_threads(Int32(wanted))
+        defer { openblas_set_num_threads(Int32(previous)) }
+        return try body()
+    }
+
     /// Runs `body(i)` for i in 0..<n on up to `threads` threads. Work is split into
     /// contiguous blocks so that results do not depend on scheduling.
     public static func parallelFor(_ n: Int, threads: Int, _ body: (Int) -> Void) {

@@ -4,6 +4,7 @@
 #ifndef LATENT_KERNELS_H
 #define LATENT_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// x[i] = log(1 + x[i]).
 void lk_log1p_f32(float *x, size_t n);
@@ -50,4 +51,8 @@ void lk_tc_backward_f32(const float *z, const float *mu, const float *iv, const 
 void lk_bias_act_f32(float *z, const float *b, size_t rows, size_t o, int act);
 void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t rows, size_t o, int act,
                          float *db, int accumulate);
+// One row of a PCA block's Gram correction added into 2⁻⁵⁰ fixed point as two Int64 parts per
+// entry (value = hi·2³² + lo); 0 when an entry is too large or not finite (see kernels.c).
+int lk_gram_fixed_row(const float *c, const double *s, const double *m, double mi, double si, double nbmi,
+                      int64_t *hi, int64_t *lo, size_t n);
 #endif

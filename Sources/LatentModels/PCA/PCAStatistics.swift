@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import LatentCore
 
 /// The additive statistics a PCA over rows needs: the row count, per-gene sums and sums of
@@ -73,106 +74,124 @@ public struct PCAStatistics: Sendable, Equatable {
                              place: ((Int, Int) -> String)? = nil) throws {
         precondition(chunk.cols == cols)
         precondition(firstRow % RowChunking.statBlock == 0, "chunks start on a statBlock boundary")
-        var scratch = Scratch(cols: cols)
+        let scratch = Scratch(cols: cols, threads: threads)
         var start = 0
         while start < chunk.rows {
             // Up to `slots` blocks' Grams, then one sweep adding them all: the exact sums (16
             // bytes an entry, beyond the caches) are read and written once per sweep.
-            var used = 0
-            while used < scratch.slots && start < chunk.rows {
+            var blocks: [Range<Int>] = []
+            while blocks.count < scratch.slots && start < chunk.rows {
                 let end = min(chunk.rows, start + RowChunking.statBlock)
-                try blockGram(chunk, start..<end, globalFirst: firstRow + start, scratch: &scratch, slot: used, file: file, place: place)
-                used += 1
+                blocks.append(start..<end)
                 start = end
             }
-            try addGrams(scratch, used, threads: threads, globalFirst: firstRow, file: file)
+            try blockGrams(chunk, blocks, firstRow: firstRow, scratch: scratch, threads: threads, file: file, place: place)
+            try addGrams(scratch, blocks, threads: threads, file: file)
         }
     }
 
-    /// Buffers reused across the blocks of one chunk: per slot, one block's Float32 Gram of its
-    /// centred rows, its Double sums, the Float32 mean it was centred by, its row count.
-    struct Scratch {
-        let slots: Int
-        var block: [Float]
-        var grams: [[Float]]
-        var sums: [[Double]]
-        var means: [[Double]]
-        var counts: [Int]
-        init(cols g: Int) {
-            // As many slots as fit 64 MiB of Grams (4 at 2,000 genes), at least one.
-            slots = max(1, min(4, (64 << 20) / max(1, g * g * 4)))
-            block = [Float](repeating: 0, count: RowChunking.statBlock * g)
-            grams = [[Float]](repeating: [Float](repeating: 0, count: g * g), count: slots)
-            sums = [[Double]](repeating: [Double](repeating: 0, count: g), count: slots)
-            means = sums
-            counts = [Int](repeating: 0, count: slots)
+    /// Buffers reused across the blocks of one chunk, flat with one stride per slot so that
+    /// threads fill their own slots through raw pointers: one block's rows (centred in place),
+    /// its Float32 Gram, its Double sums and sums of squares, the mean it was centred by.
+    final class Scratch {
+        let slots: Int, cols: Int
+        let block: UnsafeMutablePointer<Float>, gram: UnsafeMutablePointer<Float>
+        let sums: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>, means: UnsafeMutablePointer<Double>
+
+        init(cols g: Int, threads: Int) {
+            // As many slots as fit 64 MiB of Grams (4 at 2,000 genes), and one per thread while
+            // those fit 512 MiB: the blocks' products run side by side, one thread each.
+            let gramBytes = max(1, g * g * 4)
+            var s = max(1, min(4, (64 << 20) / gramBytes))
+            if s < threads && gramBytes * threads <= 512 << 20 { s = threads }
+            slots = min(32, s)    // lk_gram_fixed_row adds at most 32 blocks before a fold
+            cols = g
+            block = .allocate(capacity: s * RowChunking.statBlock * g)
+            gram = .allocate(capacity: s * g * g)
+            sums = .allocate(capacity: s * g)
+            squares = .allocate(capacity: s * g)
+            means = .allocate(capacity: s * g)
+        }
+        deinit {
+            block.deallocate(); gram.deallocate(); sums.deallocate(); squares.deallocate(); means.deallocate()
+        }
+        func block(_ k: Int) -> UnsafeMutablePointer<Float> { block + k * RowChunking.statBlock * cols }
+        func gram(_ k: Int) -> UnsafeMutablePointer<Float> { gram + k * cols * cols }
+    }
+
+    /// Steps 1–2 for each block, the blocks side by side (one thread and a one-thread BLAS call
+    /// each, so the threads never wait on one another inside a product); their sums then go into
+    /// the exact sums in block order.
+    private mutating func blockGrams(_ chunk: MatrixData, _ blocks: [Range<Int>], firstRow: Int, scratch: Scratch, threads: Int,
+                                     file: String?, place: ((Int, Int) -> String)?) throws {
+        let g = cols
+        var errors = [LatentError?](repeating: nil, count: blocks.count)
+        let side = min(threads, blocks.count)
+        errors.withUnsafeMutableBufferPointer { pe in
+            Runtime.withBLASThreads(side > 1 ? 1 : threads) {
+                Runtime.parallelFor(blocks.count, threads: side) { k in
+                    pe[k] = Self.blockGram(chunk, blocks[k], globalFirst: firstRow + blocks[k].lowerBound, scratch: scratch, slot: k,
+                                           file: file, place: place)
+                }
+            }
+        }
+        if let e = errors.lazy.compactMap({ $0 }).first { throw e }
+        for (k, b) in blocks.enumerated() {
+            let s = UnsafeBufferPointer(start: scratch.sums + k * g, count: g)
+            let q = UnsafeBufferPointer(start: scratch.squares + k * g, count: g)
+            if sum.add(Array(s)) != nil || sumSquares.add(Array(q)) != nil {
+                throw LatentError.badInput(file, "X[rows \(firstRow + b.lowerBound + 1)–\(firstRow + b.upperBound)]",
+                                           "values too large to sum (overflow)", hint: "rescale or log-transform the data")
+            }
+            rows += b.count
         }
     }
 
-    /// Steps 1–2 for one canonical block into `slot`; its gene sums go into the exact sums here.
-    private mutating func blockGram(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: inout Scratch, slot: Int,
-                                    file: String?, place: ((Int, Int) -> String)?) throws {
-        let g = cols, nb = local.count
-        // 1. The block, dense and row-major, with its per-gene Σx and Σx² in Double (fixed order:
-        //    rows ascending within each gene).
-        scratch.block.withUnsafeMutableBufferPointer { pb in
-            let base = pb.baseAddress!
-            switch chunk {
-            case .dense(let d):
-                d.values.withUnsafeBufferPointer { pv in
-                    (base).update(from: pv.baseAddress! + local.lowerBound * g, count: nb * g)
-                }
-            case .sparse(let s):
-                (base).update(repeating: 0, count: nb * g)
-                for (r, i) in local.enumerated() {
-                    let row = base + r * g
-                    for p in s.indptr[i]..<s.indptr[i + 1] { row[Int(s.indices[p])] = s.values[p] }
-                }
+    /// One canonical block into `slot`: 1. its rows, dense and row-major, with per-gene Σx and Σx²
+    /// in Double (fixed order: rows ascending within each gene); 2. centred by its own mean (the
+    /// Float32 of the Double mean), and its Gram by one ssyrk.
+    private static func blockGram(_ chunk: MatrixData, _ local: Range<Int>, globalFirst: Int, scratch: Scratch, slot: Int,
+                                  file: String?, place: ((Int, Int) -> String)?) -> LatentError? {
+        let g = scratch.cols, nb = local.count
+        let base = scratch.block(slot)
+        switch chunk {
+        case .dense(let d):
+            d.values.withUnsafeBufferPointer { pv in
+                base.update(from: pv.baseAddress! + local.lowerBound * g, count: nb * g)
+            }
+        case .sparse(let s):
+            base.update(repeating: 0, count: nb * g)
+            for (r, i) in local.enumerated() {
+                let row = base + r * g
+                for p in s.indptr[i]..<s.indptr[i + 1] { row[Int(s.indices[p])] = s.values[p] }
             }
         }
-        var sums = [Double](repeating: 0, count: g), squares = [Double](repeating: 0, count: g)
-        scratch.block.withUnsafeBufferPointer { pb in
-            sums.withUnsafeMutableBufferPointer { ps in
-                squares.withUnsafeMutableBufferPointer { pq in
-                    for r in 0..<nb {
-                        let row = pb.baseAddress! + r * g
-                        for j in 0..<g { let x = Double(row[j]); ps[j] += x; pq[j] += x * x }
-                    }
-                }
-            }
+        let ps = scratch.sums + slot * g, pq = scratch.squares + slot * g, pm = scratch.means + slot * g
+        ps.update(repeating: 0, count: g)
+        pq.update(repeating: 0, count: g)
+        for r in 0..<nb {
+            let row = base + r * g
+            for j in 0..<g { let x = Double(row[j]); ps[j] += x; pq[j] += x * x }
         }
-        if let j = (0..<g).first(where: { !sums[$0].isFinite || !squares[$0].isFinite }) {
-            throw Self.nonFinite(scratch.block, rows: nb, cols: g, column: j, globalFirst: globalFirst, file: file, place: place)
+        if let j = (0..<g).first(where: { !ps[$0].isFinite || !pq[$0].isFinite }) {
+            return nonFinite(UnsafeBufferPointer(start: base, count: nb * g), rows: nb, cols: g, column: j,
+                             globalFirst: globalFirst, file: file, place: place)
         }
-        if sum.add(sums) != nil || sumSquares.add(squares) != nil {
-            throw LatentError.badInput(file, "X[rows \(globalFirst + 1)–\(globalFirst + nb)]", "values too large to sum (overflow)",
-                                       hint: "rescale or log-transform the data")
+        for j in 0..<g { pm[j] = Double(Float(ps[j] / Double(nb))) }
+        for r in 0..<nb {
+            let row = base + r * g
+            for j in 0..<g { row[j] -= Float(pm[j]) }
         }
-        // 2. Centre the block by its own mean (Float32 of the Double mean) and form its Gram.
-        let mean = sums.map { Float($0 / Double(nb)) }
-        scratch.block.withUnsafeMutableBufferPointer { pb in
-            for r in 0..<nb {
-                let row = pb.baseAddress! + r * g
-                for j in 0..<g { row[j] -= mean[j] }
-            }
-        }
-        scratch.block.withUnsafeBufferPointer { pb in
-            scratch.grams[slot].withUnsafeMutableBufferPointer { pc in
-                cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(nb), 1,
-                            pb.baseAddress, Int32(g), 0, pc.baseAddress, Int32(g))
-            }
-        }
-        scratch.sums[slot] = sums
-        scratch.means[slot] = mean.map(Double.init)
-        scratch.counts[slot] = nb
-        rows += nb
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, Int32(g), Int32(nb), 1,
+                    base, Int32(g), 0, scratch.gram(slot), Int32(g))
+        return nil
     }
 
     /// 3. Each block's XᵀX = M + n_b·m mᵀ with the mean m actually subtracted (its Float32
     ///    rounding) plus the correction for that rounding: Σ(x − m)(x − m)ᵀ = M means
     ///    Σxxᵀ = M + m sᵀ + s mᵀ − n_b m mᵀ, formed in Double and rounded once per block and
     ///    entry into the fixed-point sums (integer additions: their order is free).
-    private mutating func addGrams(_ scratch: Scratch, _ used: Int, threads: Int, globalFirst: Int, file: String?) throws {
+    private mutating func addGrams(_ scratch: Scratch, _ blocks: [Range<Int>], threads: Int, file: String?) throws {
         let g = cols
         var bad = false
         gram.withUnsafeMutableBufferPointer { out in
@@ -183,21 +202,33 @@ public struct PCAStatistics: Sendable, Equatable {
             var failed = [Bool](repeating: false, count: t)
             failed.withUnsafeMutableBufferPointer { pf in
                 Runtime.parallelFor(t, threads: t) { c in
-                    // Row by row of the triangle, every block into it while it is in cache.
+                    // Row by row of the triangle, every block into it while it is in cache: the
+                    // vector kernel sums the row's blocks into two Int64 parts per entry, folded
+                    // once into the Int128s; a row it refuses (huge or non-finite) is redone
+                    // entry by entry. Both give the same integers.
+                    let hi = UnsafeMutablePointer<Int64>.allocate(capacity: g), lo = UnsafeMutablePointer<Int64>.allocate(capacity: g)
+                    defer { hi.deallocate(); lo.deallocate() }
                     for i in bounds[c]..<bounds[c + 1] {
-                        let o = i * (i + 1) / 2
-                        for k in 0..<used {
-                            scratch.grams[k].withUnsafeBufferPointer { pc in
-                                scratch.sums[k].withUnsafeBufferPointer { ps in
-                                    scratch.means[k].withUnsafeBufferPointer { pm in
-                                        let nbd = Double(scratch.counts[k])
-                                        let mi = pm[i], si = ps[i]
-                                        for j in 0...i {
-                                            let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
-                                            if !Self.add(v, to: &out[o + j]) { pf[c] = true }
-                                        }
-                                    }
-                                }
+                        let o = i * (i + 1) / 2, n = i + 1
+                        hi.update(repeating: 0, count: n)
+                        lo.update(repeating: 0, count: n)
+                        var ok = true
+                        for k in blocks.indices {
+                            let pc = scratch.gram(k), ps = scratch.sums + k * g, pm = scratch.means + k * g
+                            let nbmi = Double(blocks[k].count) * pm[i]
+                            ok = lk_gram_fixed_row(pc + i * g, ps, pm, pm[i], ps[i], nbmi, hi, lo, n) != 0 && ok
+                        }
+                        if ok {
+                            for j in 0..<n { out[o + j] &+= (Int128(hi[j]) &<< 32) &+ Int128(lo[j]) }
+                            continue
+                        }
+                        for k in blocks.indices {
+                            let pc = scratch.gram(k), ps = scratch.sums + k * g, pm = scratch.means + k * g
+                            let nbd = Double(blocks[k].count)
+                            let mi = pm[i], si = ps[i]
+                            for j in 0...i {
+                                let v = Double(pc[i * g + j]) + mi * ps[j] + si * pm[j] - nbd * mi * pm[j]
+                                if !Self.add(v, to: &out[o + j]) { pf[c] = true }
                             }
                         }
                     }
@@ -241,7 +272,7 @@ public struct PCAStatistics: Sendable, Equatable {
         return min(g, Int((2 * target).squareRoot()))
     }
 
-    static func nonFinite(_ block: [Float], rows: Int, cols g: Int, column j: Int, globalFirst: Int, file: String?,
+    static func nonFinite(_ block: UnsafeBufferPointer<Float>, rows: Int, cols g: Int, column j: Int, globalFirst: Int, file: String?,
                           place: ((Int, Int) -> String)?) -> LatentError {
         for r in 0..<rows {
             let v = block[r * g + j]
