@@ -60,6 +60,31 @@ def test_pca_carries_x_as_stored(tmp_path, sparse, compression):
     assert back.obsm["X_pca"].shape == (a.n_obs, 3)
 
 
+def test_large_contiguous_x_is_copied_exactly(tmp_path):
+    # anndata writes a dense X without compression as one contiguous dataset; from 4 MiB on,
+    # latent copies its bytes file to file (copy_file_range) instead of through HDF5.
+    src = tmp_path / "in.h5ad"
+    a = counts_adata(False, n=1400, g=800, seed=3)
+    a.obsm["X_other"] = np.arange(a.n_obs * 2, dtype=np.float64).reshape(-1, 2)
+    a.write_h5ad(src)
+    with h5py.File(src) as f:
+        assert f["X"].chunks is None and f["X"].nbytes >= 4 << 20
+    outs = [tmp_path / "a.h5ad", tmp_path / "b.h5ad"]
+    for out in outs:
+        latent("pca", src, "-o", out, "--k", 3, check=True)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    with h5py.File(src) as fi, h5py.File(outs[0]) as fo:
+        for key in ("X", "layers/counts"):
+            assert fo[key].chunks is None and fo[key].dtype == fi[key].dtype and fo[key].shape == fi[key].shape
+            assert fo[key][()].tobytes() == fi[key][()].tobytes(), key
+            assert dict(fo[key].attrs) == dict(fi[key].attrs), key
+    back = ad.read_h5ad(outs[0])
+    np.testing.assert_array_equal(back.X, a.X)
+    np.testing.assert_array_equal(back.layers["counts"], a.layers["counts"])
+    np.testing.assert_array_equal(back.obsm["X_other"], a.obsm["X_other"])
+    assert back.obsm["X_pca"].shape == (a.n_obs, 3)
+
+
 def test_normalize_writes_a_new_x(tmp_path):
     src, out = tmp_path / "in.h5ad", tmp_path / "norm.h5ad"
     counts_adata(True).write_h5ad(src, compression="gzip")

@@ -123,4 +123,80 @@ static inline int lh5_member_kind(hid_t loc, const char *name) {
     if (info.type == H5O_TYPE_DATASET) return 1;
     return -1;
 }
+
+/// Copies one attribute of a dataset to another object: fixed-size types as their bytes,
+/// variable-length strings through char pointers; any other variable-length kind fails.
+static inline herr_t lh5__copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *op) {
+    (void)info;
+    hid_t dst = *(hid_t *)op;
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    herr_t r = -1;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    int vstr = type >= 0 ? H5Tis_variable_str(type) : -1;
+    int vlen = type >= 0 ? H5Tdetect_class(type, H5T_VLEN) : -1;
+    int ref = type >= 0 ? H5Tdetect_class(type, H5T_REFERENCE) : -1;
+    if (n >= 0 && vstr >= 0 && vlen >= 0 && ref == 0 && (vstr > 0 || vlen == 0)) {
+        size_t size = vstr > 0 ? sizeof(char *) : H5Tget_size(type);
+        void *buf = calloc((size_t)(n > 0 ? n : 1), size);
+        hid_t b = buf ? H5Acreate2(dst, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        if (b >= 0) {
+            if (H5Aread(a, type, buf) >= 0) {
+                r = H5Awrite(b, type, buf);
+                if (vstr > 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, buf);
+            }
+            H5Aclose(b);
+        }
+        free(buf);
+    }
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    H5Aclose(a);
+    return r;
+}
+/// A contiguous dataset shaped and typed like `src`, with its attributes, whose storage is
+/// allocated now and never filled: the caller copies the raw bytes into it (same file layout
+/// as an H5Ocopy of a contiguous dataset, without HDF5 moving the data through memory).
+/// Returns the new dataset or a negative id (nothing is left at `name` then).
+static inline hid_t lh5_create_contiguous_like(hid_t src, hid_t dst_loc, const char *name) {
+    hid_t type = H5Dget_type(src), space = H5Dget_space(src);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t d = (type >= 0 && space >= 0) ? H5Dcreate2(dst_loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
+    H5Pclose(dcpl);
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    if (d < 0) return -1;
+    hsize_t idx = 0;
+    if (H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, &idx, lh5__copy_attr, &d) < 0) {
+        H5Dclose(d);
+        H5Ldelete(dst_loc, name, H5P_DEFAULT);
+        return -1;
+    }
+    return d;
+}
+/// Whether a dataset is stored contiguously in its own file (no external storage).
+static inline int lh5_is_contiguous(hid_t dset) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return 0;
+    int ok = H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0;
+    H5Pclose(dcpl);
+    return ok;
+}
+/// The file descriptor under the file holding `object` (opened with the default sec2 driver), or -1.
+static inline int lh5_file_fd(hid_t object) {
+    void *handle = NULL;
+    hid_t file = H5Iget_file_id(object);
+    if (file < 0) return -1;
+    hid_t fapl = H5Fget_access_plist(file);
+    int sec2 = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2;
+    if (fapl >= 0) H5Pclose(fapl);
+    int fd = (sec2 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle) ? *(int *)handle : -1;
+    H5Fclose(file);
+    return fd;
+}
 #endif

@@ -12,4 +12,8 @@ void lr_set_pending_output(const char *path);
 void lr_clear_pending_output(void);
 void lr_set_current_input(const char *path);
 void lr_clear_current_input(void);
+// copy_file_range(2) (declared by glibc only under _GNU_SOURCE): bytes copied, or -1 with errno.
+#include <stddef.h>
+#include <sys/types.h>
+long lr_copy_file_range(int in, long long *in_off, int out, long long *out_off, size_t len);
 #endif
