@@ -179,6 +179,16 @@ static inline hid_t lh5_create_contiguous_like(hid_t src, hid_t dst_loc, const c
     }
     return d;
 }
+/// The number of attributes of an object, or -1.
+static inline long lh5_num_attrs(hid_t obj) {
+    H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+    if (H5Oget_info3(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+#else
+    if (H5Oget_info2(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+#endif
+    return (long)info.num_attrs;
+}
 /// Whether a dataset is stored contiguously in its own file (no external storage).
 static inline int lh5_is_contiguous(hid_t dset) {
     hid_t dcpl = H5Dget_create_plist(dset);

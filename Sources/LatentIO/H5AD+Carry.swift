@@ -44,7 +44,7 @@ final class StoredCopier {
     /// Copies `element` to `parent/name`; false (and nothing left at `parent/name`) when it cannot.
     func copy(_ element: StoredElement?, to parent: H5Group, _ name: String) -> Bool {
         guard let element, let src = source(element.file) else { return false }
-        if copyContiguous(element, from: src, to: parent, name) {
+        if copyAsWritten(element, from: src, to: parent, name) || copyContiguous(element, from: src, to: parent, name) {
             copied.append("\(element.file.path):\(element.path) → \(parent.handle.childPath(name))")
             return true
         }
@@ -59,6 +59,110 @@ final class StoredCopier {
 }
 
 extension StoredCopier {
+    /// A matrix element stored as `H5AD.Writer.matrix` stores it — a dense array, or a CSR/CSC
+    /// group of data, indices and indptr, each chunked by `arrayCreateProperties`' rule with
+    /// shuffle + deflate — rebuilt by the same calls in the same order, the stored chunks handed
+    /// over unchanged (H5Dread_chunk → H5Dwrite_chunk). The file then holds the very bytes that
+    /// encoding the same values at that level gives, which is what lets a sharded run's gather
+    /// (which encodes) reproduce a single run's file (which carries). False, with nothing left
+    /// at `name`, for anything else (anndata's own layouts: contiguous, other chunks or filters).
+    func copyAsWritten(_ element: StoredElement, from src: H5File, to parent: H5Group, _ name: String) -> Bool {
+        let root = src.root
+        let ok: Bool
+        switch lh5_member_kind(root.handle.id, element.path) {
+        case 1:
+            guard let d = try? root.dataset(element.path), let (type, version) = Self.encoding(d, exactly: []),
+                  type == "array" else { return false }
+            do {
+                try Self.copyChunks(d, to: parent, name).setEncoding(type, version)
+                ok = true
+            } catch {
+                ok = false
+            }
+        case 0:
+            guard let g = try? root.group(element.path), let (type, version) = Self.encoding(g, exactly: ["shape"]),
+                  type == "csr_matrix" || type == "csc_matrix", (try? g.memberNames())?.sorted() == ["data", "indices", "indptr"],
+                  let shape = try? g.int64sAttribute("shape"),
+                  let parts = try? ["data", "indices", "indptr"].map({ try g.dataset($0) }),
+                  parts.allSatisfy({ Self.writtenLevel($0) != nil }) else { return false }
+            do {
+                let out = try parent.createGroup(name)
+                try out.setEncoding(type, version)
+                try out.setAttribute("shape", int64s: shape)
+                for (part, d) in zip(["data", "indices", "indptr"], parts) { _ = try Self.copyChunks(d, to: out, part) }
+                ok = true
+            } catch {
+                ok = false
+            }
+        default:
+            return false
+        }
+        if !ok, H5Lexists(parent.handle.id, name, lh5_p_default()) > 0 { H5Ldelete(parent.handle.id, name, lh5_p_default()) }
+        return ok
+    }
+
+    /// The encoding attributes of an element whose attributes are exactly those two plus `extra`.
+    static func encoding(_ o: H5Object, exactly extra: [String]) -> (String, String)? {
+        guard lh5_num_attrs(o.handle.id) == 2 + extra.count, extra.allSatisfy(o.hasAttribute) else { return nil }
+        guard let t = try? o.stringAttribute("encoding-type"), let v = try? o.stringAttribute("encoding-version") else { return nil }
+        return (t, v)
+    }
+
+    /// The deflate level of a dataset laid out as `arrayCreateProperties` lays it out at that
+    /// level (chunks along the first axis, shuffle then deflate), or nil.
+    static func writtenLevel(_ d: H5Dataset) -> Int? {
+        let dcpl = H5Dget_create_plist(d.handle.id), space = H5Dget_space(d.handle.id), type = H5Dget_type(d.handle.id)
+        defer { H5Pclose(dcpl); H5Sclose(space); H5Tclose(type) }
+        guard H5Pget_layout(dcpl) == H5D_CHUNKED, H5Pget_nfilters(dcpl) == 2 else { return nil }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 1 else { return nil }
+        var dims = [hsize_t](repeating: 0, count: rank), chunk = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        guard H5Pget_chunk(dcpl, Int32(rank), &chunk) == Int32(rank) else { return nil }
+        var flags: UInt32 = 0, n = 1, level: UInt32 = 0, config: UInt32 = 0
+        var n0 = 0, none: UInt32 = 0
+        guard H5Pget_filter2(dcpl, 0, &flags, &n0, &none, 0, nil, &config) == H5Z_FILTER_SHUFFLE,
+              H5Pget_filter2(dcpl, 1, &flags, &n, &level, 0, nil, &config) == H5Z_FILTER_DEFLATE, n >= 1, level > 0 else { return nil }
+        let shape = dims.map { Int($0) }
+        let rowBytes = shape.dropFirst().reduce(1, *) * Int(H5Tget_size(type))
+        var expected = dims
+        expected[0] = hsize_t(chunkRowsFor(rows: shape[0], rowBytes: rowBytes))
+        return chunk == expected && shape.reduce(1, *) > 0 ? Int(level) : nil
+    }
+
+    /// Creates `name` as `writeArray` would for the source's shape, type and level, and fills it
+    /// with the source's chunks as stored, in chunk order.
+    static func copyChunks(_ d: H5Dataset, to parent: H5Group, _ name: String) throws -> H5Dataset {
+        guard let level = writtenLevel(d) else { throw d.error("not laid out as written") }
+        let space = H5Dget_space(d.handle.id), type = H5Dget_type(d.handle.id)
+        defer { H5Sclose(space); H5Tclose(type) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        let (dcpl, chunkRows) = parent.arrayCreateProperties(shape: dims.map { Int($0) }, elementSize: Int(H5Tget_size(type)),
+                                                              compression: Compression(level: level))
+        defer { H5Pclose(dcpl) }
+        let id = lh5_dcreate(parent.handle.id, name, type, space, dcpl)
+        if id < 0 { throw parent.error("cannot create \(name)") }
+        let out = H5Dataset(H5Handle(id: id, path: parent.handle.childPath(name), file: parent.file, closer: H5Dclose))
+        var buffer = [UInt8]()
+        var offset = [hsize_t](repeating: 0, count: rank)
+        var row = 0
+        while row < Int(dims[0]) {
+            offset[0] = hsize_t(row)
+            var size: hsize_t = 0, mask: UInt32 = 0
+            guard H5Dget_chunk_storage_size(d.handle.id, &offset, &size) >= 0, size > 0 else { throw d.error("missing chunk") }
+            if buffer.count < Int(size) { buffer = [UInt8](repeating: 0, count: Int(size)) }
+            let ok = buffer.withUnsafeMutableBytes { b in
+                H5Dread_chunk(d.handle.id, lh5_p_default(), &offset, &mask, b.baseAddress) >= 0
+                    && H5Dwrite_chunk(id, lh5_p_default(), mask, &offset, Int(size), b.baseAddress) >= 0
+            }
+            if !ok { throw d.error("cannot copy a chunk") }
+            row += chunkRows
+        }
+        return out
+    }
+
     /// Contiguous datasets this large are copied by the kernel instead of through HDF5.
     static let contiguousCopyMinimum = 4 << 20
 

@@ -5,7 +5,7 @@ extension H5AD {
     /// Writes `dataset` as an `.h5ad` that anndata ≥ 0.8 reads unchanged, atomically (temporary
     /// file, then rename).
     ///
-    /// **Carried elements.** X, obs, var and each layers/obsm/varm entry that still remembers
+    /// **Carried elements.** X and each layers/obsm/varm entry that still remembers
     /// where it is stored (`Dataset.stored`, `MatrixDict.stored`; see Dataset+Stored.swift) is
     /// copied from that file as stored — same chunks, same filters, never decoded or re-encoded —
     /// and everything else is encoded with `compression`. A stage gets this for free: read the
@@ -26,7 +26,7 @@ extension H5AD {
             let w = Writer(compression: compression, copier: copier)
             try writeElements(file, w, X: { root in
                 if !copier.copy(dataset.stored.X, to: root, "X") { try w.matrix(root, "X", dataset.X) }
-            }, obs: dataset.obs, obsStored: dataset.stored.obs, var: dataset.var, varStored: dataset.stored.var,
+            }, obs: dataset.obs, var: dataset.var,
                layers: { try w.matrixDict($0, "layers", dataset.layers) }, obsm: dataset.obsm, varm: dataset.varm, uns: dataset.uns)
         } }
         lastCarried = copier.copied
@@ -43,13 +43,16 @@ extension H5AD {
     /// The file's elements in anndata's order; X by `X`. `H5ADStreamWriter` shares this, so that a
     /// streamed file is laid out exactly as one written from memory.
     static func writeElements(_ file: H5File, _ w: Writer, X: (H5Group) throws -> Void,
-                              obs: DataFrame, obsStored: StoredElement? = nil, `var` vars: DataFrame, varStored: StoredElement? = nil,
+                              obs: DataFrame, `var` vars: DataFrame,
                               layers: (H5Group) throws -> Void, obsm: MatrixDict, varm: MatrixDict, uns: OrderedDict) throws {
         let root = file.root
         try root.setEncoding("anndata", "0.1.0")
         try X(root)
-        if !w.copier.copy(obsStored, to: root, "obs") { try w.dataFrame(root, "obs", obs) }
-        if !w.copier.copy(varStored, to: root, "var") { try w.dataFrame(root, "var", vars) }
+        // obs and var are encoded, never carried: they are in memory anyway and small beside X,
+        // and an H5Ocopy'd group is laid out otherwise than a written one (a sharded run's gather
+        // could not give the single run's bytes).
+        try w.dataFrame(root, "obs", obs)
+        try w.dataFrame(root, "var", vars)
         try layers(root)
         try w.matrixDict(root, "obsm", obsm)
         try w.matrixDict(root, "varm", varm)
