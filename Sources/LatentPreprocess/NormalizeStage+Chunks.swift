@@ -48,15 +48,24 @@ extension NormalizeStage {
         if parts.count == 1 { return out }
         out.X = MatrixData.stackRows(parts.map(\.X))!
         for k in out.layers.keys { out.layers[k] = MatrixData.stackRows(parts.map { $0.layers[k]! })! }
-        var obs = DataFrame(index: parts.flatMap(\.obs.index), indexName: out.obs.indexName)
-        for name in out.obs.columnNames {
+        (out.obs, out.obsm) = try stackRowAnnotations(parts)
+        return out
+    }
+
+    /// obs and obsm of chunk outputs stacked by rows (what a streamed output keeps in memory
+    /// while X and layers go to the file chunk by chunk).
+    public static func stackRowAnnotations(_ parts: [Dataset]) throws -> (obs: DataFrame, obsm: MatrixDict) {
+        guard let first = parts.first else { throw LatentError.internalFailure("no chunks to stack") }
+        if parts.count == 1 { return (first.obs, first.obsm) }
+        var obs = DataFrame(index: parts.flatMap(\.obs.index), indexName: first.obs.indexName)
+        for name in first.obs.columnNames {
             guard let c = Column.concatenated(parts.map { $0.obs[name]! }) else {
                 throw LatentError.internalFailure("cannot stack obs column '\(name)' across chunks (types differ)")
             }
             obs.set(name, c)
         }
-        out.obs = obs
-        for k in out.obsm.keys { out.obsm[k] = MatrixData.stackRows(parts.map { $0.obsm[k]! })! }
-        return out
+        var obsm = first.obsm
+        for k in obsm.keys { obsm[k] = MatrixData.stackRows(parts.map { $0.obsm[k]! })! }
+        return (obs, obsm)
     }
 }

@@ -171,20 +171,37 @@ struct NormalizeCommand: ParsableCommand {
             warnings.forEach(global.note)
             let plan = RowChunking.plan(source, maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
             global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
-            var outs: [Dataset] = []
+            // Each normalised chunk's X and layers go to the file's spool as they come; only obs
+            // and obsm rows stay in memory. The file is the bytes H5AD.write gives the stack.
+            var writer: H5ADStreamWriter? = nil
+            var rowParts: [Dataset] = []
             let notes = try NormalizeStage.runStreamed(p, file: input, threads: run.threads, plan: plan, chunk: { r in
                 var d = Dataset(X: try source.read(r), obs: ann.obs.subset(Array(r)), var: ann.var)
                 for k in ann.obsm.keys { d.obsm[k] = ann.obsm[k]!.subset(rows: Array(r)) }
                 d.varm = ann.varm
                 d.uns = ann.uns
                 return d
-            }, emit: { outs.append($0) })
-            let result = try NormalizeStage.stack(outs)
+            }, emit: { d in
+                if writer == nil {
+                    writer = try H5ADStreamWriter(path: output, cols: d.nVars, sparse: d.X.isSparse,
+                                                  compression: compression.setting(threads: run.threads),
+                                                  layers: d.layers.keys.map { ($0, d.layers[$0]!.isSparse) })
+                }
+                try writer!.append(d.X)
+                for k in d.layers.keys { try writer!.appendLayer(k, d.layers[k]!) }
+                var rest = Dataset(X: .dense(Matrix(rows: d.nObs, cols: 0)), obs: d.obs, var: d.var)
+                rest.obsm = d.obsm
+                if rowParts.isEmpty { rest.varm = d.varm; rest.uns = d.uns }
+                rowParts.append(rest)
+            })
+            guard let writer, let first = rowParts.first else { throw LatentError.internalFailure("no chunks were normalised", file: input) }
+            let (obs, obsm) = try NormalizeStage.stackRowAnnotations(rowParts)
+            writer.annotations = H5AD.Annotations(obs: obs, var: first.var, obsm: obsm, varm: first.varm, uns: first.uns)
             let tStage = clock.lap()
             notes.forEach(global.note)
-            try H5AD.write(result, to: output, compression: compression.setting(threads: run.threads))
+            try writer.finish()
             if timing { printError("timing: read_s=0 stage_s=\(tStage) write_s=\(clock.lap())") }
-            global.note("\(output): \(result.nObs) cells × \(result.nVars) genes")
+            global.note("\(output): \(obs.count) cells × \(first.var.count) genes")
             print(output)
             return
         }
