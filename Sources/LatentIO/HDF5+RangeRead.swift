@@ -1,6 +1,7 @@
 @preconcurrency import CHDF5
 import CDeflate
 import Dispatch
+import CKernels
 import LatentCore
 
 /// Reading a range of rows (first-axis positions) of a dataset: what a streaming source needs.
@@ -100,11 +101,7 @@ extension H5Dataset {
                             out.update(from: src + eFrom * elementSize, count: (eTo - eFrom) * elementSize)
                         } else {
                             // Byte plane b of the full stored chunk holds byte b of every element.
-                            let elems = plainCount / elementSize
-                            for e in eFrom..<eTo {
-                                let o = out + (e - eFrom) * elementSize
-                                for b in 0..<elementSize { o[b] = src[b * elems + e] }
-                            }
+                            lk_unshuffle(src, plainCount / elementSize, eFrom, eTo, elementSize, out)
                         }
                     }
                 }

@@ -78,6 +78,13 @@ final class BLASKernelsTests: XCTestCase {
         XCTAssertNil(BLASKernels.override(cpuFlags: ["avx512f", "avx2"], coreName: "Zen", environment: [:]), "SkylakeX kernels need BW/DQ/VL too")
         XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "Zen", environment: ["OPENBLAS_CORETYPE": "Haswell"]), "the user's choice wins")
         XCTAssertNil(BLASKernels.override(cpuFlags: avx512, coreName: "Zen", environment: ["LATENT_BLAS_REEXEC": "1"]), "never loops")
+        // Startup settings: the kernels and glibc's huge-page ask, once, never over the user's choice.
+        XCTAssertEqual(StartupEnvironment.wanted(cpuFlags: avx512, coreName: "Zen", environment: [:]),
+                       ["OPENBLAS_CORETYPE": "SkylakeX", "GLIBC_TUNABLES": StartupEnvironment.mallocTunables])
+        XCTAssertEqual(StartupEnvironment.wanted(cpuFlags: avx512, coreName: "SkylakeX", environment: [:]),
+                       ["GLIBC_TUNABLES": StartupEnvironment.mallocTunables])
+        XCTAssertEqual(StartupEnvironment.wanted(cpuFlags: avx512, coreName: "SkylakeX", environment: ["GLIBC_TUNABLES": "glibc.malloc.arena_max=2"]), [:])
+        XCTAssertEqual(StartupEnvironment.wanted(cpuFlags: avx512, coreName: "Zen", environment: ["LATENT_BLAS_REEXEC": "1"]), [:], "never loops")
     }
 
     func testThisMachineIsLeftAloneOrAlreadyFast() {

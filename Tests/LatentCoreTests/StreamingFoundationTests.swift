@@ -36,6 +36,25 @@ final class StreamingFoundationTests: XCTestCase {
         XCTAssertEqual(bad.raw, 0)
     }
 
+    /// The fast Int128 → Double conversion rounds as Swift's generic one: every magnitude, both
+    /// signs, exact halfway cases and values just beside them.
+    func testInt128ToDoubleMatchesTheGenericConversion() {
+        var rng = SeededRNG(seed: 11)
+        var cases: [Int128] = [0, 1, -1, Int128(Int64.max), Int128(Int64.min), Int128(Int64.max) + 1, Int128(Int64.min) - 1,
+                               Int128.max, Int128.min + 1]
+        for shift in 0..<126 {
+            let hi = Int128(Int64(bitPattern: rng.next())) << 64 | Int128(rng.next())
+            let v = hi >> (127 - shift - 1)
+            cases += [v, -v, v | 1, (v >> 11) << 11, ((v >> 11) << 11) | (1 << 10), ((v >> 11) << 11) | (1 << 10) | 1]
+        }
+        for shift in 53..<126 {
+            // An odd 54-bit mantissa: exactly halfway between two doubles, ties to even.
+            let half = (Int128(1) << 53 | 1) << (shift - 53)
+            cases += [half, -half, half + 1, half - 1]
+        }
+        for v in cases { XCTAssertEqual(ExactSum.double(v), Double(v), "\(v)") }
+    }
+
     func testChunkPlanFallsOnBlocksAndCoversRows() {
         let rows = 5000, cols = 3
         let src = InMemorySource(.dense(Matrix(rows: rows, cols: cols)))

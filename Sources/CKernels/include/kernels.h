@@ -55,4 +55,6 @@ void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t row
 // entry (value = hi·2³² + lo); 0 when an entry is too large or not finite (see kernels.c).
 int lk_gram_fixed_row(const float *c, const double *s, const double *m, double mi, double si, double nbmi,
                       int64_t *hi, int64_t *lo, size_t n);
+// Elements [from, to) of a shuffle-filtered chunk of `elems` elements of `size` bytes, unshuffled into out.
+void lk_unshuffle(const uint8_t *src, size_t elems, size_t from, size_t to, size_t size, uint8_t *out);
 #endif
