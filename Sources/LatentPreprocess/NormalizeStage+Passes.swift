@@ -11,8 +11,10 @@ import LatentCore
 /// options only (never on the data), so a workflow knows the rounds in advance:
 /// - `counts`: QC gene sums over all cells; detection, sums (and squares, for seurat_v3) over
 ///   the cells that pass the cell filters; cell counts; whether X holds counts; its largest value.
-/// - `totals` (`--method total` without `--target-sum`): each kept cell's total over the kept
-///   genes, for the median target.
+/// - `totals` (`--method total` without `--target-sum`, with `--min-cells`): each kept cell's
+///   total over the kept genes, for the median target. Without `--min-cells` the gene filter only
+///   drops genes with no counts, which leaves every total as the counts pass sums it: that pass
+///   then lists the kept cells' totals itself, and the data are read once less.
 /// - `hvg` (`--hvg`): seurat_v3's clipped sums, or the dispersion flavors' moments of the
 ///   normalised data.
 /// - `scale` (`--scale`): the selected genes' moments (zscore) or ranges (minmax).
@@ -21,10 +23,13 @@ public enum NormalizePass: String, Sendable, CaseIterable {
 }
 
 extension NormalizeParameters {
+    /// Whether the counts pass also lists the kept cells' totals (the median target's input).
+    var totalsInCountsPass: Bool { method == .total && targetSum == nil && minCells == nil }
+
     /// The passes a sharded or streamed run makes, in order.
     public var passes: [NormalizePass] {
         var out: [NormalizePass] = [.counts]
-        if method == .total && targetSum == nil { out.append(.totals) }
+        if method == .total && targetSum == nil && minCells != nil { out.append(.totals) }
         if hvg != nil { out.append(.hvg) }
         if scale != .none { out.append(.scale) }
         return out

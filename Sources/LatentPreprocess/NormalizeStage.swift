@@ -147,6 +147,8 @@ public enum NormalizeStage {
             cells.add([Double(ds.nObs), Double(keepCells.count), Double((0..<ds.nObs).filter { cellQC.total[$0] <= 0 }.count), qc.isCounts ? 0 : 1])
             f.set("cells", cells)
             f.maxima["largest"] = [qc.isCounts ? -Double.infinity : Double(largestValue(ds.X))]
+            // Without --min-cells no gene with counts is dropped: the totals are the sweep's.
+            if p.totalsInCountsPass { f.perRow["total"] = keepCells.map { cellQC.total[$0] } }
             return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
         }
         // Global counts, or this input's.
@@ -229,7 +231,8 @@ public enum NormalizeStage {
                 return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
             }
             // The target: given, or the median over every kept cell (the merged totals when sharded).
-            let target = Normalize.totalTarget(globals.file(.totals)?.perRow["total"] ?? totals, targetSum: p.targetSum)
+            let merged = p.totalsInCountsPass ? globals.file(.counts)?.perRow["total"] : globals.file(.totals)?.perRow["total"]
+            let target = Normalize.totalTarget(merged ?? totals, targetSum: p.targetSum)
             if deferTotal {
                 pendingTotal = (totals, target)
                 record["target_sum"] = .double(target)

@@ -32,7 +32,8 @@ struct NormalizeCommand: ParsableCommand {
         and a merge (latent stats merge); the last step normalises each shard with every merged \
         pass. Which passes run depends on the options only (--passes lists them):
           counts  always: QC sums, detection, seurat_v3 moments of the kept cells
-          totals  --method total without --target-sum: kept cells' totals (median target)
+          totals  --method total without --target-sum, with --min-cells: kept cells' totals \
+        (median target; without --min-cells the counts pass lists them)
           hvg     with --hvg: seurat_v3 clipped sums, or moments of the normalised data
           scale   with --scale: moments (zscore) or ranges (minmax) of the selected genes
         Example with two passes (counts, hvg):

@@ -60,6 +60,8 @@ final class NormalizeChunkTests: XCTestCase {
 
     func testPassesFollowTheOptions() {
         var p = NormalizeParameters()
+        XCTAssertEqual(p.passes, [.counts], "without --min-cells the counts pass lists the totals")
+        p.minCells = 3
         XCTAssertEqual(p.passes, [.counts, .totals])
         p.targetSum = 1e4
         XCTAssertEqual(p.passes, [.counts])
