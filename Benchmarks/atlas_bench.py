@@ -109,7 +109,7 @@ def main():
             anchor = dict(read=read_s, norm=norm_s, pca=pca_s, rss=a["rss"], wall=a["wall"])
         rows.append((n, nnz, steps, anchor))
         if not args.keep:
-            for p in (counts, norm, pca):
+            for p in (counts, norm, pca, work / f"counts_{n}.programs.gmt"):
                 p.unlink(missing_ok=True)
 
     lines = ["# Atlas scale: streamed stages and their memory", "",

@@ -13,7 +13,9 @@
 # Benchmarks/bigsparse_bench.py (> 2^31 non-zeros written and read back in a stream; by name only,
 # ~10 GB of disk at full size); programs Benchmarks/programs_bench.py (planted gene programs beside
 # expiMap: scarches in .venv-expimap) and Benchmarks/l0_mig.py (L0 gates and MIG; by name only,
-# SEEDS="1 2 3" picks its seeds); normalize and enrich are Benchmarks/bench.py.
+# SEEDS="1 2 3" picks its seeds); atlas Benchmarks/atlas_bench.py (streamed stages at 250,000 and
+# 1,300,000 simulated cells with their peak memory; by name only); normalize and enrich are
+# Benchmarks/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -23,9 +25,9 @@ which=()
 for a in "$@"; do
   case "$a" in
     --small) small=(--small) ;;
-    io|normalize|pca|enrich|vae|stages|integration|bigsparse|programs) which+=("$a") ;;
+    io|normalize|pca|enrich|vae|stages|integration|bigsparse|programs|atlas) which+=("$a") ;;
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, bigsparse, programs, --small)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$a' (expected io, normalize, pca, enrich, vae, stages, integration, bigsparse, programs, atlas, --small)" >&2; exit 2 ;;
   esac
 done
 [ ${#which[@]} -gt 0 ] || which=(io normalize pca enrich vae stages)
@@ -47,6 +49,7 @@ for w in "${which[@]}"; do
     integration) mods="anndata sklearn pandas"; pkgs="anndata scikit-learn pandas" ;;
     enrich)    mods="gseapy"; pkgs="gseapy" ;;
     stages)    mods="scanpy skmisc gseapy threadpoolctl"; pkgs="scanpy scikit-misc gseapy threadpoolctl" ;;
+    atlas)     mods="scanpy h5py"; pkgs="scanpy h5py" ;;
     *) continue ;;
   esac
   for m in $mods; do
@@ -97,6 +100,10 @@ for w in "${which[@]}"; do
     fi
     "$PY" Benchmarks/programs_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} ${SEEDS:+--seeds $SEEDS} || status=$?
     "$PY" Benchmarks/l0_mig.py --latent "$BIN" ${SEEDS:+--seeds $SEEDS} || status=$?
+  elif [ "$w" = atlas ]; then
+    # Streamed normalize + HVG and PCA at 250,000 and 1,300,000 simulated cells with peak RSS, scanpy
+    # in memory beside them at 250,000 (Benchmarks/atlas_bench.py; ~4 GB of disk per million cells).
+    "$PY" Benchmarks/atlas_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   elif [ "$w" = integration ]; then
     "$PY" Benchmarks/integration_bench.py --latent "$BIN" ${small[@]+"${small[@]}"} || status=$?
   else

@@ -43,6 +43,35 @@ enum GeneSubset {
         return pa == pb && ia == ib
     }
 
+    /// When no stored entry lies in a dropped column (the gene filter's usual case: it drops genes
+    /// with no counts), every row keeps all its entries: the indptr and values are the input's
+    /// (shared, not copied) and only the column numbers change, in one parallel pass. Nil as soon
+    /// as an entry of a dropped column turns up.
+    static func renumbered(_ s: SparseMatrix, values: [[Float]], map: [Int32], cols: Int, threads: Int) -> [SparseMatrix]? {
+        let nnz = s.indices.count
+        let parts = max(1, min(64, nnz / (1 << 16)))
+        var dropped = [Bool](repeating: false, count: parts)
+        let indices = [Int32](unsafeUninitializedCapacity: nnz) { out, count in
+            map.withUnsafeBufferPointer { map in
+            s.indices.withUnsafeBufferPointer { ind in
+            dropped.withUnsafeMutableBufferPointer { dropped in
+                Runtime.parallelFor(parts, threads: threads) { b in
+                    let lo = nnz * b / parts, hi = nnz * (b + 1) / parts
+                    var any: Int32 = 0
+                    for p in lo..<hi {
+                        let k = map[Int(ind[p])]
+                        out[p] = k
+                        any |= k
+                    }
+                    dropped[b] = any < 0
+                }
+            }}}
+            count = nnz
+        }
+        if dropped.contains(true) { return nil }
+        return values.map { SparseMatrix(rows: s.rows, cols: cols, indptr: s.indptr, indices: indices, values: $0) }
+    }
+
     /// Columns `keep` (ascending) of the CSR structure `s` with each of `values` on it.
     ///
     /// One pass: each row block compacts its kept entries into its own buffers (every entry is
@@ -52,6 +81,7 @@ enum GeneSubset {
         let n = s.rows, nv = values.count
         var map = [Int32](repeating: -1, count: s.cols)
         for (k, j) in keep.enumerated() { map[j] = Int32(k) }
+        if let same = renumbered(s, values: values, map: map, cols: keep.count, threads: threads) { return same }
         let nBlocks = max(1, min(64, n / 256))
         var rowLength = [Int](repeating: 0, count: n)
         var parts = [(indices: [Int32], values: [[Float]])](repeating: ([], []), count: nBlocks)
