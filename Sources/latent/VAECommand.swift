@@ -160,6 +160,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
     @Option(name: .customLong("subspace-hsic"), help: "Weight of the HSIC term keeping each subspace's label out of the free coordinates (default \(Int(CovariateParameters.defaultSubspaceHSICPerGene)) × the number of genes, since the reconstruction it competes with sums over genes; 0: off).") var subspaceHSIC: Double?
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var global: GlobalOptions
 
     var covariateParameters: CovariateParameters? {
@@ -215,10 +216,10 @@ struct VAETrainCommand: ParsableCommand {
         }
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
                                  toolVersion: LatentVersion.string, notes: global.note,
-                                 compression: compression.setting(threads: run.threads), programs: resolve)
+                                 compression: compression.setting(threads: run.threads), programs: resolve, budget: memory.budget)
         if timing {
             let t = s.timing
-            printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
+            printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun) streamed=\(s.streamed) loader_wait_s=\(s.loaderWait) windows=\(s.windowsRead)")
         }
         let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
         global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(programs == nil ? "\(latent)" : "the") latents active")
@@ -242,6 +243,7 @@ struct VAEEncodeCommand: ParsableCommand {
     @Argument(help: "Data to embed (.h5ad, normalised as the training data were).") var data: String
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -250,7 +252,8 @@ struct VAEEncodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads))
+        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads),
+                            budget: memory.budget)
         global.note("\(output): encoded with \(model)")
         print(output)
     }
