@@ -91,3 +91,19 @@ def test_a_bad_value_deep_in_a_streamed_file_names_its_cell(data, tmp_path):
     r = latent("vae", bad, "-o", out, "--epochs", 1, "--memory", "64K", "-q")
     assert_bad_input(r, "non-finite value NaN", f"obs '{x.obs_names[5000]}' (row 5001)", f"var '{x.var_names[7]}' (column 8)",
                      output=out, directory=tmp_path)
+
+
+def test_decode_in_chunks_gives_the_same_bytes_for_any_budget(data, tmp_path):
+    train(data / "sparse.h5ad", tmp_path / "vae", "1G", "--batch-key", "obs/batch")
+    outs = {}
+    for memory in ("1G", "64K"):
+        out = tmp_path / f"dec_{memory}.h5ad"
+        r = latent("vae", "decode", tmp_path / "vae" / "model.h5", tmp_path / "vae" / "embedding.h5ad", "-o", out,
+                   "--transform-batch", "batch1", "--memory", memory, "-q")
+        assert r.rc == 0, r
+        outs[memory] = out.read_bytes()
+    assert outs["1G"] == outs["64K"]
+    a, emb = ad.read_h5ad(tmp_path / "dec_64K.h5ad"), ad.read_h5ad(tmp_path / "vae" / "embedding.h5ad")
+    assert a.shape == emb.shape and isinstance(a.X, np.ndarray) and np.isfinite(a.X).all()
+    assert np.array_equal(a.obsm["X_vae"], emb.obsm["X_vae"]) and list(a.obs_names) == list(emb.obs_names)
+    assert a.uns["vae"]["transform_batch"] == "batch1"

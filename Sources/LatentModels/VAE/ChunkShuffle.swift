@@ -86,6 +86,8 @@ struct TrainingWindow: @unchecked Sendable {
     var pieces: [(x: MatrixData, target: MatrixData?, first: Int)] = []
     /// Per block, its piece (−1: not in this window); nil: piece 0 holds every row.
     var pieceOfBlock: [Int32]?
+    /// Seconds the read took (on the loader's thread).
+    var readSeconds = 0.0
 
     /// The piece holding global row `i` and the row's index in it.
     @inline(__always) func locate(_ i: Int) -> (Int, Int) {
@@ -98,6 +100,7 @@ struct TrainingWindow: @unchecked Sendable {
     /// Reads the blocks of `groups` from the sources, consecutive blocks as one read.
     static func read(_ groups: ArraySlice<ChunkShuffle.Group>, x: any MatrixSource, target: (any MatrixSource)?,
                      blockCount: Int) throws -> TrainingWindow {
+        let clock = Stopwatch()
         let blocks = groups.flatMap(\.blocks).sorted()
         var w = TrainingWindow()
         var map = [Int32](repeating: -1, count: blockCount)
@@ -113,6 +116,7 @@ struct TrainingWindow: @unchecked Sendable {
             k = e
         }
         w.pieceOfBlock = map
+        w.readSeconds = clock.lap()
         return w
     }
 }
@@ -130,6 +134,8 @@ final class ChunkLoader: @unchecked Sendable {
     /// Groups per window.
     let windowGroups: Int
     private(set) var waitSeconds = 0.0
+    /// Seconds the loader's thread spent reading the windows training used.
+    private(set) var readSeconds = 0.0
     private(set) var windowsRead = 0
     private let queue = DispatchQueue(label: "latent.vae.loader")
     private var pending: (key: Int, job: WindowJob)?
@@ -151,6 +157,7 @@ final class ChunkLoader: @unchecked Sendable {
         let clock = Stopwatch()
         let window = try job.wait()
         waitSeconds += clock.lap()
+        readSeconds += window.readSeconds
         return window
     }
 

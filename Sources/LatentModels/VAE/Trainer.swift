@@ -85,6 +85,8 @@ public enum VAETrainer {
         /// windows read: the loader stalls training when the first is more than the first read.
         public var loaderWaitSeconds: Double = 0
         public var windowsRead: Int = 0
+        /// Seconds the loader's thread spent reading windows (overlapped with training).
+        public var loaderReadSeconds: Double = 0
     }
 
     /// Trains a VAE on `input` (cells × genes) held in memory. `target` is what the likelihood
@@ -241,7 +243,8 @@ public enum VAETrainer {
         net.foldGates()                              // MARK: programs (evaluation sees W ⊙ g)
         return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
                        trainCells: trainCells, validationCells: valCells,
-                       loaderWaitSeconds: loader.waitSeconds, windowsRead: loader.windowsRead)
+                       loaderWaitSeconds: loader.waitSeconds, windowsRead: loader.windowsRead,
+                       loaderReadSeconds: loader.readSeconds)
     }
 
     /// Adds w·(each extra term) to the running sums, by name (terms keep their first-seen order).

@@ -85,14 +85,15 @@ public enum VAEApply {
     /// A model with covariates reads them from the data's obs; `transformBatch` decodes every cell
     /// as if it came from that batch (counterfactual, batch-corrected expression).
     public static func decode(model: String, data: String, key: String, output: String, options: RunOptions,
-                              transformBatch: String? = nil, compression: Compression = Compression()) throws {
+                              transformBatch: String? = nil, compression: Compression = Compression(),
+                              budget: MemoryBudget = .machineDefault) throws {
         let m = try VAEModelFile.read(model)
         // MARK: covariates
         if let b = transformBatch, m.covariates?.batchKey == nil {
             throw LatentError.badInput(model, nil, "--transform-batch '\(b)' but the model has no batch key", hint: "train with --batch-key obs/COL")
         }
         var warnings: [String] = []
-        let ds = try H5AD.read(data, warnings: &warnings)
+        let ds = try H5AD.read(data, options: .init(readMatrices: false), warnings: &warnings)
         let name = key.hasPrefix("obsm/") ? String(key.dropFirst(5)) : key
         guard let codes = ds.obsm[name] else {
             throw LatentError.badInput(data, "obsm/\(name)", "missing", hint: "pass --key obsm/NAME with the latent codes (e.g. obsm/X_vae)")
@@ -110,14 +111,26 @@ public enum VAEApply {
         }
         let side = try m.covariates.map { try $0.sideInputs(ds.obs, file: data, transformBatch: transformBatch) }
         Runtime.configureBLAS(threads: options.threads)
-        let x = m.network.decode(z, scaleFactor: m.scaleFactor, side: side)
-        var out = Dataset(X: .dense(x), obs: ds.obs, var: DataFrame(index: m.genes, indexName: ds.var.indexName))
-        out.obsm[name] = codes
+        // The decoded matrix is cells × genes, dense: written in row chunks of whole blocks within
+        // a fifth of the budget, never held whole.
+        let writer = try H5ADStreamWriter(path: output, cols: m.genes.count, sparse: false,
+                                          compression: Compression(level: compression.level, threads: options.threads))
+        let block = RowChunking.statBlock
+        let chunkRows = max(1, budget.chunkEntries(bytesPerEntry: 4, share: 0.2) / max(1, m.genes.count) / block) * block
+        var first = 0
+        while first < z.rows {
+            let range = first..<min(z.rows, first + chunkRows)
+            try writer.append(.dense(m.network.decode(z, rows: range, scaleFactor: m.scaleFactor, side: side)))
+            first = range.upperBound
+        }
+        var obsm = MatrixDict()
+        obsm[name] = codes
         var info = OrderedDict([("decoded_from", .string("obsm/\(name)")), ("model", .string(model)),
                                 ("likelihood", .string(m.parameters.likelihood.rawValue))])
         if let b = transformBatch { info["transform_batch"] = .string(b) }
-        out.uns["vae"] = .dict(info)
-        try H5AD.write(out, to: output, compression: Compression(level: compression.level, threads: options.threads))
+        writer.annotations = H5AD.Annotations(obs: ds.obs, var: DataFrame(index: m.genes, indexName: ds.var.indexName), obsm: obsm,
+                                              uns: OrderedDict([("vae", .dict(info))]))
+        try writer.finish()
     }
 
     /// Decodes latent `j` swept over `steps` values from −range to +range standard deviations of

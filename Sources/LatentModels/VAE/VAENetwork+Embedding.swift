@@ -53,20 +53,28 @@ extension VAENetwork {
 
     /// Decoded mean expression (rows × genes) at the codes `z` (rows × K), evaluation mode.
     public func decode(_ z: Matrix, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
+        decode(z, rows: 0..<z.rows, scaleFactor: scaleFactor, side: side)
+    }
+
+    /// Rows `rows` (starting on a 1,024-row block) of the decoding of `z`: minibatches never
+    /// cross a block, so the chunked decoding gives the bytes of the whole one.
+    public func decode(_ z: Matrix, rows range: Range<Int>, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
         precondition(z.cols == latent)
         let sideBuffers = evaluationBuffers(side)
-        var out = Matrix(rows: z.rows, cols: genes)
+        var out = Matrix(rows: range.count, cols: genes)
         let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * latent)
         let ob = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
         defer { zb.deallocate(); ob.deallocate() }
         var rng = SeededRNG(seed: 0)
-        var i = 0
-        while i < z.rows {
-            let j = min(i + maxRows, z.rows), rows = j - i
+        let block = RowChunking.statBlock
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let j = min(i + maxRows, range.upperBound, (i / block + 1) * block), rows = j - i
             for r in 0..<rows { for c in 0..<latent { zb[r * latent + c] = T(z[i + r, c]) } }
             decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: rows))
             decodedMean(rows: rows, scaleFactor: scaleFactor, into: ob)
-            for r in 0..<rows { for c in 0..<genes { out[i + r, c] = Float(ob[r * genes + c]) } }
+            let o = i - range.lowerBound
+            for r in 0..<rows { for c in 0..<genes { out[o + r, c] = Float(ob[r * genes + c]) } }
             i = j
         }
         return out

@@ -26,6 +26,7 @@ public enum VAEStage {
         public var streamed = false
         public var loaderWait = 0.0
         public var windowsRead = 0
+        public var loaderRead = 0.0
     }
 
     /// In memory when X (and the counts layer) take at most half of `budget`; else streamed, in
@@ -194,7 +195,8 @@ public enum VAEStage {
         return Summary(outputDirectory: outputDirectory, epochsRun: outcome.history.count, bestEpoch: outcome.bestEpoch,
                        stoppedEarly: outcome.stoppedEarly, activeLatents: active, finalLoss: last.train.loss,
                        validationLoss: last.validation?.loss, timing: (tRead, tTrain, tEmbed, clock.lap()),
-                       streamed: plan.stream, loaderWait: outcome.loaderWaitSeconds, windowsRead: outcome.windowsRead)
+                       streamed: plan.stream, loaderWait: outcome.loaderWaitSeconds, windowsRead: outcome.windowsRead,
+                       loaderRead: outcome.loaderReadSeconds)
     }
 
     /// The per-epoch table; `NA` where a column does not apply.
