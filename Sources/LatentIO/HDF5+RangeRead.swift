@@ -1,5 +1,6 @@
 @preconcurrency import CHDF5
 import CDeflate
+import CKernels
 import Dispatch
 import LatentCore
 
@@ -101,6 +102,10 @@ extension H5Dataset {
                         } else {
                             // Byte plane b of the full stored chunk holds byte b of every element.
                             let elems = plainCount / elementSize
+                            if elementSize == 4 {
+                                lk_unshuffle4(src, elems, eFrom, eTo, out)
+                                return
+                            }
                             for e in eFrom..<eTo {
                                 let o = out + (e - eFrom) * elementSize
                                 for b in 0..<elementSize { o[b] = src[b * elems + e] }

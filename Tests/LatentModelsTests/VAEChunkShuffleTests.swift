@@ -42,10 +42,11 @@ final class VAEChunkShuffleTests: XCTestCase {
 
     /// The minibatches (cells and the gathered rows) of two epochs through windows of 1 and 2
     /// groups read from a source, and from the whole matrix in memory.
-    func batches(_ data: MatrixData, windowGroups: Int?, train: [Int]) throws -> [[Float]] {
+    func batches(_ data: MatrixData, windowGroups: Int?, train: [Int], prefetch: Bool = true) throws -> [[Float]] {
         let shuffle = ChunkShuffle(rows: data.rows, trainCells: train, groupBlocks: 2)
         let whole = windowGroups == nil ? TrainingWindow(pieces: [(data, nil, 0)], pieceOfBlock: nil) : nil
-        let loader = ChunkLoader(shuffle: shuffle, x: InMemorySource(data), target: nil, whole: whole, windowGroups: windowGroups ?? 1)
+        let loader = ChunkLoader(shuffle: shuffle, x: InMemorySource(data), target: nil, whole: whole, windowGroups: windowGroups ?? 1,
+                                 prefetch: prefetch)
         let g = data.cols, batch = 50
         let buf = UnsafeMutablePointer<Float>.allocate(capacity: batch * g)
         defer { buf.deallocate() }
@@ -68,8 +69,10 @@ final class VAEChunkShuffleTests: XCTestCase {
             let one = try batches(m, windowGroups: 1, train: train)
             let two = try batches(m, windowGroups: 2, train: train)
             let whole = try batches(m, windowGroups: nil, train: train)
+            let inTurn = try batches(m, windowGroups: 1, train: train, prefetch: false)
             XCTAssertEqual(one.count, 2 * ((train.count + 49) / 50))
             XCTAssertEqual(one, two)
+            XCTAssertEqual(one, inTurn)
             XCTAssertEqual(one, whole)
             // The gathered rows are the rows of the cells named (row i holds i·cols + j).
             let b = one[5]

@@ -50,4 +50,9 @@ void lk_tc_backward_f32(const float *z, const float *mu, const float *iv, const 
 void lk_bias_act_f32(float *z, const float *b, size_t rows, size_t o, int act);
 void lk_act_backward_f32(float *d, const float *y, const float *mask, size_t rows, size_t o, int act,
                          float *db, int accumulate);
+/// HDF5's shuffle filter undone for 4-byte elements: the chunk holds `elems` elements as four
+/// byte planes (byte b of element e at src[b*elems + e]); elements [from, to) are written to
+/// `out` contiguously. The byte-by-byte loop cost streamed reads more than the inflate did.
+void lk_unshuffle4(const unsigned char *src, size_t elems, size_t from, size_t to, unsigned char *out);
+
 #endif

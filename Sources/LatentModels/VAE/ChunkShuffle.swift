@@ -121,10 +121,11 @@ struct TrainingWindow: @unchecked Sendable {
     }
 }
 
-/// Serves an epoch's minibatches from `TrainingWindow`s: the next window is read on a background
-/// queue while the current one trains (the next epoch's first window while the last one does),
-/// and the time spent waiting for a window is counted (`waitSeconds`: the loader stalling the
-/// training; ideally zero after the first window).
+/// Serves an epoch's minibatches from `TrainingWindow`s: with `prefetch`, the next window is read
+/// on a background queue while the current one trains (the next epoch's first window while the
+/// last one does), and the time spent waiting for a window is counted (`waitSeconds`: the loader
+/// stalling the training; ideally zero after the first window). Without, each window is read when
+/// training reaches it (all of it then counts as waiting). Either way the same batches.
 final class ChunkLoader: @unchecked Sendable {
     let shuffle: ChunkShuffle
     let x: any MatrixSource
@@ -140,7 +141,11 @@ final class ChunkLoader: @unchecked Sendable {
     private let queue = DispatchQueue(label: "latent.vae.loader")
     private var pending: (key: Int, job: WindowJob)?
 
-    init(shuffle: ChunkShuffle, x: any MatrixSource, target: (any MatrixSource)?, whole: TrainingWindow?, windowGroups: Int) {
+    let prefetch: Bool
+
+    init(shuffle: ChunkShuffle, x: any MatrixSource, target: (any MatrixSource)?, whole: TrainingWindow?, windowGroups: Int,
+         prefetch: Bool = true) {
+        self.prefetch = prefetch
         self.shuffle = shuffle
         self.x = x
         self.target = target
@@ -159,6 +164,12 @@ final class ChunkLoader: @unchecked Sendable {
         waitSeconds += clock.lap()
         readSeconds += window.readSeconds
         return window
+    }
+
+    /// Waits for a window still being read (training stopped early), so that no read outlives
+    /// the training.
+    func drain() {
+        if let p = pending { _ = try? p.job.wait(); pending = nil }
     }
 
     private func start(_ groups: [ChunkShuffle.Group], _ w: Int) -> WindowJob {
@@ -189,20 +200,27 @@ final class ChunkLoader: @unchecked Sendable {
             current += 1
             win = TrainingWindow()          // release the previous window before waiting for the next
             win = try window(groups, current, key: epoch * 1_000_000 + current)
-            guard whole == nil else { return }
+            guard whole == nil, prefetch else { return }
             if current + 1 < windows {
                 pending = (epoch * 1_000_000 + current + 1, start(groups, current + 1))
             } else if let next, !next.isEmpty {
                 pending = ((epoch + 1) * 1_000_000, start(next, 0))
             }
         }
-        for (bi, range) in ChunkShuffle.batches(count: cells.count, batch: batch).enumerated() {
-            for (slot, p) in range.enumerated() {
-                while current < 0 || p >= windowEnd[current] { try advance() }
-                let (piece, row) = win.locate(cells[p])
-                load(win.pieces[piece], row, slot, cells[p])
+        do {
+            for (bi, range) in ChunkShuffle.batches(count: cells.count, batch: batch).enumerated() {
+                for (slot, p) in range.enumerated() {
+                    while current < 0 || p >= windowEnd[current] { try advance() }
+                    let (piece, row) = win.locate(cells[p])
+                    load(win.pieces[piece], row, slot, cells[p])
+                }
+                try body(bi, cells[range])
             }
-            try body(bi, cells[range])
+        } catch {
+            // The window in flight finishes before the error unwinds (a process exiting while
+            // another thread is inside libhdf5 can crash there).
+            drain()
+            throw error
         }
     }
 }

@@ -24,6 +24,8 @@ public struct VAETrainingData: @unchecked Sendable {
     public var windowGroups: Int
     /// Blocks per shuffle group (changes the order: a model parameter, not a budget).
     public var groupBlocks: Int
+    /// Read the next window on a background thread while this one trains (no effect on results).
+    public var prefetch = true
 
     public var isStreamed: Bool { whole == nil }
 

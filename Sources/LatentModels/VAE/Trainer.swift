@@ -137,7 +137,8 @@ public enum VAETrainer {
         func weights(step s: Int) -> StepWeights { schedule.weights(step: s) }
         func learningRate(epoch e: Int) -> Double { schedule.learningRate(epoch: e) }
         let shuffle = ChunkShuffle(rows: data.rows, trainCells: trainCells, groupBlocks: data.groupBlocks)
-        let loader = ChunkLoader(shuffle: shuffle, x: data.x, target: data.target, whole: data.whole, windowGroups: data.windowGroups)
+        let loader = ChunkLoader(shuffle: shuffle, x: data.x, target: data.target, whole: data.whole, windowGroups: data.windowGroups,
+                                 prefetch: data.prefetch)
         func order(_ e: Int) -> [ChunkShuffle.Group] {
             var rng = root.stream(1000 + UInt64(e))
             return shuffle.epoch(&rng)
@@ -235,6 +236,7 @@ public enum VAETrainer {
             if config.patience > 0 && useVal && sinceBest >= config.patience { stoppedEarly = true; break }
         }
         progress.finish()
+        loader.drain()
         if let bestValues {
             for i in 0..<bestValues.count { net.parameters.values[i] = bestValues[i] }
             net.encoder.runningMean = bestStats[0].0; net.encoder.runningVar = bestStats[0].1

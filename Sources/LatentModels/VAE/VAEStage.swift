@@ -120,10 +120,13 @@ public enum VAEStage {
             data.library = library
             Runtime.configureBLAS(threads: options.threads)
             tRead = clock.lap()
-            // The loader inflates windows on one thread of its own: inflating on --threads
-            // threads as well would take cores from the training's BLAS threads, which wait
-            // for each other at every product (measured: 2 inflating threads cost a 2-thread
-            // training 45 % of its speed, 1 thread costs it nothing that the overlap does not hide).
+            // The loader reads the next window on one background thread. Training's BLAS threads
+            // wait for each other at every product, so a reader that takes one of their cores
+            // slows all of them: inflating on --threads threads as well cost a 2-thread training
+            // 45 % of its speed on 2 cores (100,000 × 2,000 CSR); on one thread, with the
+            // vectorised unshuffle, from disk ran at 0.72× the in-memory cells/s, no slower than
+            // reading each window in turn on both cores (0.71×); with --threads 1 the reads are
+            // hidden completely.
             let ioThreads = IOSettings.threads
             if plan.stream { IOSettings.threads = 1 }
             defer { IOSettings.threads = ioThreads }
