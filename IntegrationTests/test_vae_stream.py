@@ -107,3 +107,20 @@ def test_decode_in_chunks_gives_the_same_bytes_for_any_budget(data, tmp_path):
     assert a.shape == emb.shape and isinstance(a.X, np.ndarray) and np.isfinite(a.X).all()
     assert np.array_equal(a.obsm["X_vae"], emb.obsm["X_vae"]) and list(a.obs_names) == list(emb.obs_names)
     assert a.uns["vae"]["transform_batch"] == "batch1"
+
+
+def test_csc_input_cannot_stream_but_trains_and_encodes_as_csr(data, tmp_path):
+    # CSC cannot be cut by rows: it is read whole (whatever --memory) and gives the CSR model.
+    a = ad.read_h5ad(data / "sparse.h5ad")[:3000].copy()
+    a.write_h5ad(tmp_path / "csr.h5ad")
+    a.X, a.layers["counts"] = sp.csc_matrix(a.X), sp.csc_matrix(a.layers["counts"])
+    a.write_h5ad(tmp_path / "csc.h5ad")
+    train(tmp_path / "csr.h5ad", tmp_path / "csr", "1G", "--likelihood", "nb")
+    train(tmp_path / "csc.h5ad", tmp_path / "csc", "64K", "--likelihood", "nb")
+    for f in ("model.h5", "history.tsv"):
+        assert (tmp_path / "csr" / f).read_bytes() == (tmp_path / "csc" / f).read_bytes(), f
+    r = latent("vae", "encode", tmp_path / "csr" / "model.h5", tmp_path / "csc.h5ad", "-o", tmp_path / "enc.h5ad",
+               "--memory", "64K", "-q")
+    assert r.rc == 0, r
+    e, emb = ad.read_h5ad(tmp_path / "enc.h5ad"), ad.read_h5ad(tmp_path / "csr" / "embedding.h5ad")
+    assert np.array_equal(e.obsm["X_vae"], emb.obsm["X_vae"]) and sp.isspmatrix_csc(e.X)

@@ -18,7 +18,7 @@ public enum VAEApply {
         let m = try VAEModelFile.read(model)
         var warnings: [String] = []
         var ds = try H5AD.read(data, options: .init(readMatrices: false), warnings: &warnings)
-        let source = try H5ADMatrixSource(path: data)
+        let source = try VAEStage.rowSource(data)
         var columns: [Int]? = nil
         if ds.var.index != m.genes {
             var position: [String: Int] = [:]
@@ -42,7 +42,7 @@ public enum VAEApply {
         let maxStored = min(budget.chunkEntries(bytesPerEntry: source.isSparse ? 8 : 4, share: 0.2), 8 << 20)
         let writer = try columns.map { _ in
             try H5ADStreamWriter(path: output, cols: m.genes.count, sparse: source.isSparse, compression: c,
-                                 layers: try ds.layers.keys.map { ($0, try H5ADMatrixSource(path: data, layer: $0).isSparse) })
+                                 layers: try ds.layers.keys.map { ($0, try VAEStage.rowSource(data, layer: $0).isSparse) })
         }
         let (mean, logvar) = try m.network.encode(source: source, maxStored: maxStored, side: side) { range, block in
             try Validate.finite(block, first: range.lowerBound, names: names, file: data)
@@ -69,7 +69,7 @@ public enum VAEApply {
             return
         }
         for key in ds.layers.keys {
-            let layer = try H5ADMatrixSource(path: data, layer: key)
+            let layer = try VAEStage.rowSource(data, layer: key)
             try RowChunking.forEach(layer, RowChunking.plan(layer, maxStored: maxStored)) { _, block in
                 try writer.appendLayer(key, block.subset(cols: columns))
             }

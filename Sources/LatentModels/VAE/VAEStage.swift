@@ -29,10 +29,23 @@ public enum VAEStage {
         public var loaderRead = 0.0
     }
 
+    /// X (or a layer) of `path` read by rows. CSC cannot be cut by rows: such a matrix is read
+    /// whole, as before streaming, and served from memory.
+    static func rowSource(_ path: String, layer: String? = nil) throws -> any MatrixSource {
+        do {
+            return try H5ADMatrixSource(path: path, layer: layer)
+        } catch let e as LatentError where e.message.hasPrefix("CSC matrix cannot be streamed") {
+            var warnings: [String] = []
+            let ds = try H5AD.read(path, warnings: &warnings)
+            guard let m = layer.map({ ds.layers[$0] }) ?? ds.X else { throw e }
+            return InMemorySource(m)
+        }
+    }
+
     /// In memory when X (and the counts layer) take at most half of `budget`; else streamed, in
     /// chunks of at most a fifth of the budget (8 M entries at most, so reading overlaps work)
     /// and windows of as many shuffle groups as a fifth of the budget holds (at least one).
-    public static func streaming(_ x: some MatrixSource, target: (some MatrixSource)?, budget: MemoryBudget)
+    public static func streaming(_ x: any MatrixSource, target: (any MatrixSource)?, budget: MemoryBudget)
         -> (stream: Bool, maxStored: Int, windowGroups: Int) {
         let perEntry = x.isSparse ? 8 : 4
         let tPerEntry = target.map { $0.isSparse ? 8 : 4 } ?? 0
@@ -65,14 +78,14 @@ public enum VAEStage {
         var warnings: [String] = []
         var ds = try H5AD.read(input, options: .init(readMatrices: false), warnings: &warnings)
         warnings.forEach(notes)
-        let xFile = try H5ADMatrixSource(path: input)
-        var tFile: H5ADMatrixSource? = nil
+        let xFile = try rowSource(input)
+        var tFile: (any MatrixSource)? = nil
         if p.likelihood == .nb || p.likelihood == .zinb {
             guard ds.layers[p.countsLayer] != nil else {
                 throw LatentError.badInput(input, "layers/\(p.countsLayer)", "missing: the \(p.likelihood.rawValue) likelihood scores raw counts",
                                            hint: "`latent normalize` keeps them in layers[\"counts\"]; or use --likelihood gaussian")
             }
-            tFile = try H5ADMatrixSource(path: input, layer: p.countsLayer)
+            tFile = try rowSource(input, layer: p.countsLayer)
         }
         // MARK: covariates
         let covariates = try p.covariates.map { try CovariateRun($0, config: p, dataset: ds, file: input) }
