@@ -81,8 +81,8 @@ public enum VAETrainer {
         public var stoppedEarly: Bool
         public var trainCells: [Int]
         public var validationCells: [Int]
-        /// Seconds training waited for the loader's next window (streamed input), and the
-        /// windows read: the loader stalls training when the first is more than the first read.
+        /// Seconds training waited for the loader's next window (streamed input; beyond the
+        /// first window's read, any wait is the loader stalling training), and the windows read.
         public var loaderWaitSeconds: Double = 0
         public var windowsRead: Int = 0
         /// Seconds the loader's thread spent reading windows (overlapped with training).
