@@ -106,8 +106,9 @@ struct VAETrainCommand: ParsableCommand {
         of each 8 consecutive permuted blocks together and cuts minibatches from them in turn. \
         When X (with the counts layer for nb/zinb) exceeds half of --memory, training reads those \
         8-block groups from disk on a background thread while the previous ones train, and the \
-        embedding is encoded in row chunks: the outputs are the same bytes as in memory.
-          latent vae atlas_hvg.h5ad -o vae/ --memory 2G --timing    # loader_wait_s: time lost to the reads
+        embedding is encoded in row chunks: the outputs are the same bytes as in memory. \
+        --timing then adds loader_wait_s, the time training waited for a read.
+          latent vae atlas_hvg.h5ad -o vae/ --memory 2G --timing
         """
     )
 
