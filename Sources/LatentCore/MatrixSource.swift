@@ -141,7 +141,12 @@ public enum RowChunking {
         for (k, r) in plan.enumerated() {
             let block = try pending.wait()
             if k + 1 < plan.count { pending = Prefetch(source: source, range: plan[k + 1], queue: queue) }
-            try body(r, block)
+            do { try body(r, block) } catch {
+                // Let the read in flight finish before the error unwinds: a process that exits
+                // (bad input: exit 2) while another thread is inside libhdf5 can crash there.
+                if k + 1 < plan.count { _ = try? pending.wait() }
+                throw error
+            }
         }
     }
 }

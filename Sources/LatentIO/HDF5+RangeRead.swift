@@ -1,7 +1,7 @@
 @preconcurrency import CHDF5
 import CDeflate
-import Dispatch
 import CKernels
+import Dispatch
 import LatentCore
 
 /// Reading a range of rows (first-axis positions) of a dataset: what a streaming source needs.

@@ -101,6 +101,14 @@ struct VAETrainCommand: ParsableCommand {
         (per-program gene weights with an in-mask flag) and programs_coverage.tsv (sets kept or \
         dropped, and why). --mask-decoder l0 learns a sparse decoder with hard-concrete gates \
         (Louizos et al. 2018) and an expected-L0 penalty --l0; gates.tsv lists the open connections.
+
+        Minibatches: each epoch permutes the file's 1,024-row blocks, shuffles the training cells \
+        of each 8 consecutive permuted blocks together and cuts minibatches from them in turn. \
+        When X (with the counts layer for nb/zinb) exceeds half of --memory, training reads those \
+        8-block groups from disk on a background thread while the previous ones train, and the \
+        embedding is encoded in row chunks: the outputs are the same bytes as in memory. \
+        --timing then adds loader_wait_s, the time training waited for a read.
+          latent vae atlas_hvg.h5ad -o vae/ --memory 2G --timing
         """
     )
 
@@ -160,6 +168,7 @@ struct VAETrainCommand: ParsableCommand {
     @Option(name: .customLong("triplet-weight"), help: "Weight of the subspaces' triplet likelihood (the reconstruction sums over genes: tens to hundreds).") var tripletWeight: Double = 100
     @Option(name: .customLong("subspace-hsic"), help: "Weight of the HSIC term keeping each subspace's label out of the free coordinates (default \(Int(CovariateParameters.defaultSubspaceHSICPerGene)) × the number of genes, since the reconstruction it competes with sums over genes; 0: off).") var subspaceHSIC: Double?
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var global: GlobalOptions
 
     var covariateParameters: CovariateParameters? {
@@ -215,10 +224,10 @@ struct VAETrainCommand: ParsableCommand {
         }
         let s = try VAEStage.run(input: input, outputDirectory: output, parameters: parameters, options: run,
                                  toolVersion: LatentVersion.string, notes: global.note,
-                                 compression: compression.setting(threads: run.threads), programs: resolve)
+                                 compression: compression.setting(threads: run.threads), programs: resolve, budget: memory.budget)
         if timing {
             let t = s.timing
-            printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun)")
+            printError("timing: read_s=\(t.read) train_s=\(t.train) embed_s=\(t.embed) write_s=\(t.write) epochs=\(s.epochsRun) streamed=\(s.streamed) loader_wait_s=\(s.loaderWait) loader_read_s=\(s.loaderRead) windows=\(s.windowsRead)")
         }
         let val = s.validationLoss.map { String(format: ", validation loss %.4g", $0) } ?? ""
         global.note("\(output): \(s.epochsRun) epochs\(s.stoppedEarly ? " (stopped early, best \(s.bestEpoch))" : "") in \(String(format: "%.1f", clock.lap())) s, loss \(String(format: "%.4g", s.finalLoss))\(val); \(s.activeLatents.count) of \(programs == nil ? "\(latent)" : "the") latents active")
@@ -232,7 +241,8 @@ struct VAEEncodeCommand: ParsableCommand {
         abstract: "Embed data with a trained model: obsm[\"X_vae\"], obsm[\"X_vae_logvar\"], varm[\"vae_loadings\"].",
         discussion: """
         The data must contain every gene of the model (extra genes are dropped; the output keeps \
-        the model's genes in its order).
+        the model's genes in its order). X is read in row chunks within --memory and never held \
+        whole: unchanged X and layers are carried as stored, a gene subset is written in a stream.
 
         Example:
           latent vae encode vae/model.h5 new_norm.h5ad -o new_vae.h5ad
@@ -242,6 +252,7 @@ struct VAEEncodeCommand: ParsableCommand {
     @Argument(help: "Data to embed (.h5ad, normalised as the training data were).") var data: String
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -250,7 +261,8 @@ struct VAEEncodeCommand: ParsableCommand {
 
     func run() throws {
         let run = global.run
-        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads))
+        try VAEApply.encode(model: model, data: data, output: output, options: run, compression: compression.setting(threads: run.threads),
+                            budget: memory.budget)
         global.note("\(output): encoded with \(model)")
         print(output)
     }
@@ -272,6 +284,7 @@ struct VAEDecodeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output .h5ad (written atomically).") var output: String
     @Option(name: .customLong("transform-batch"), help: "Decode every cell as if from this batch (models trained with --batch-key).") var transformBatch: String?
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -281,7 +294,7 @@ struct VAEDecodeCommand: ParsableCommand {
     func run() throws {
         let run = global.run
         try VAEApply.decode(model: model, data: data, key: key, output: output, options: run, transformBatch: transformBatch,
-                            compression: compression.setting(threads: run.threads))
+                            compression: compression.setting(threads: run.threads), budget: memory.budget)
         global.note("\(output): decoded \(key) with \(model)")
         print(output)
     }

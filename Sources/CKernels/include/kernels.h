@@ -57,4 +57,9 @@ int lk_gram_fixed_row(const float *c, const double *s, const double *m, double m
                       int64_t *hi, int64_t *lo, size_t n);
 // Elements [from, to) of a shuffle-filtered chunk of `elems` elements of `size` bytes, unshuffled into out.
 void lk_unshuffle(const uint8_t *src, size_t elems, size_t from, size_t to, size_t size, uint8_t *out);
+/// HDF5's shuffle filter undone for 4-byte elements: the chunk holds `elems` elements as four
+/// byte planes (byte b of element e at src[b*elems + e]); elements [from, to) are written to
+/// `out` contiguously. The byte-by-byte loop cost streamed reads more than the inflate did.
+void lk_unshuffle4(const unsigned char *src, size_t elems, size_t from, size_t to, unsigned char *out);
+
 #endif

@@ -81,30 +81,41 @@ public enum VAETrainer {
         public var stoppedEarly: Bool
         public var trainCells: [Int]
         public var validationCells: [Int]
+        /// Seconds training waited for the loader's next window (streamed input; beyond the
+        /// first window's read, any wait is the loader stalling training), and the windows read.
+        public var loaderWaitSeconds: Double = 0
+        public var windowsRead: Int = 0
+        /// Seconds the loader's thread spent reading windows (overlapped with training).
+        public var loaderReadSeconds: Double = 0
     }
 
-    /// Trains a VAE on `input` (cells × genes). `target` is what the likelihood scores when it is
-    /// not the input (raw counts for nb/zinb), `library` the cells' total counts.
-    ///
-    /// Random streams (all from `seed`): 1 initialisation, 2 the validation split, 3 the
-    /// reparameterisation noise, dropout and the discriminator's permutations, 1000 + e the
-    /// order of epoch e, 2000 + e the validation noise of epoch e.
+    /// Trains a VAE on `input` (cells × genes) held in memory. `target` is what the likelihood
+    /// scores when it is not the input (raw counts for nb/zinb), `library` the cells' total counts.
+    /// The same as `train(_:data:…)` on `VAETrainingData.inMemory` (which this is).
     public static func train<T: NetScalar>(_ type: T.Type, input: MatrixData, target: MatrixData? = nil, library: [Double]? = nil,
                                            config: VAEParameters, seed: UInt64, quiet: Bool = true,
                                            threads: Int = 1, file: String? = nil,
                                            covariates: TrainingCovariates? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
-        let n = input.rows, g = input.cols
+        let data = try VAETrainingData.inMemory(input, target: target, library: library, config: config, seed: seed, file: file)
+        return try train(type, data: data, config: config, seed: seed, quiet: quiet, threads: threads, file: file,
+                         covariates: covariates, decoderMask: decoderMask)
+    }
+
+    /// Trains a VAE on `data` (in memory or streamed from disk: the same bytes either way).
+    ///
+    /// Random streams (all from `seed`): 1 initialisation, 2 the validation split, 3 the
+    /// reparameterisation noise, dropout and the discriminator's permutations, 1000 + e the
+    /// order of epoch e (`ChunkShuffle`), 2000 + e the validation noise of epoch e.
+    public static func train<T: NetScalar>(_ type: T.Type, data: VAETrainingData,
+                                           config: VAEParameters, seed: UInt64, quiet: Bool = true,
+                                           threads: Int = 1, file: String? = nil,
+                                           covariates: TrainingCovariates? = nil, decoderMask: [UInt8]? = nil) throws -> Outcome<T> {
+        let g = data.cols
         let root = SeededRNG(seed: seed)
-        var split = root.stream(2)
-        var order = split.permutation(n)
-        let nVal = config.validation > 0 ? Int((Double(n) * config.validation).rounded()) : 0
-        let useVal = nVal >= 2 && n - nVal >= 2
-        let valCells = useVal ? Array(order.prefix(nVal)).sorted() : []
-        let trainCells = useVal ? Array(order.dropFirst(nVal)).sorted() : Array(0..<n)
-        order = []
-        guard trainCells.count >= 2 else {
-            throw LatentError.badInput(file, nil, "need at least 2 cells to train on, have \(trainCells.count)")
-        }
+        let trainCells = data.trainCells, valCells = data.validationCells
+        let useVal = !valCells.isEmpty
+        let library = data.library
+        let hasTarget = data.target != nil
         let batch = min(config.batchSize, trainCells.count)
         var initRNG = root.stream(1)
         let net = VAENetwork<T>(genes: g, config: config, datasetSize: trainCells.count, maxRows: batch, rng: &initRNG,
@@ -115,31 +126,27 @@ public enum VAETrainer {
         var adam = Adam<T>(count: net.parameters.count)
         adam.threads = threads
         var noise = root.stream(3)
-        let source = BatchSource<T>(input: input, target: target, library: library)
         let xbuf = UnsafeMutablePointer<T>.allocate(capacity: batch * g)
-        let tbuf: UnsafeMutablePointer<T>? = target != nil ? .allocate(capacity: batch * g) : nil
+        let tbuf: UnsafeMutablePointer<T>? = hasTarget ? .allocate(capacity: batch * g) : nil
         let lbuf = UnsafeMutablePointer<T>.allocate(capacity: batch)
         defer { xbuf.deallocate(); tbuf?.deallocate(); lbuf.deallocate() }
 
         // Batches of the epoch; a last batch of one cell is dropped (batch norm and the TC
         // estimators need two).
-        func batches(_ cells: [Int]) -> [ArraySlice<Int>] {
-            var out: [ArraySlice<Int>] = []
-            var i = 0
-            while i < cells.count {
-                let j = min(i + batch, cells.count)
-                if j - i >= 2 { out.append(cells[i..<j]) }
-                i = j
-            }
-            return out
-        }
-        let schedule = Schedule(config: config, stepsPerEpoch: batches(trainCells).count)
+        let schedule = Schedule(config: config, stepsPerEpoch: ChunkShuffle.batches(count: trainCells.count, batch: batch).count)
         func weights(step s: Int) -> StepWeights { schedule.weights(step: s) }
         func learningRate(epoch e: Int) -> Double { schedule.learningRate(epoch: e) }
-        func load(_ cells: ArraySlice<Int>) {
-            source.gather(input, cells, into: xbuf)
-            if let target, let tbuf { source.gather(target, cells, into: tbuf) }
-            if let library { for (r, i) in cells.enumerated() { lbuf[r] = T(library[i]) } }
+        let shuffle = ChunkShuffle(rows: data.rows, trainCells: trainCells, groupBlocks: data.groupBlocks)
+        let loader = ChunkLoader(shuffle: shuffle, x: data.x, target: data.target, whole: data.whole, windowGroups: data.windowGroups,
+                                 prefetch: data.prefetch)
+        func order(_ e: Int) -> [ChunkShuffle.Group] {
+            var rng = root.stream(1000 + UInt64(e))
+            return shuffle.epoch(&rng)
+        }
+        func loadRow(_ piece: (x: MatrixData, target: MatrixData?, first: Int), _ row: Int, _ slot: Int, _ cell: Int) {
+            RowCopy.copy(piece.x, row: row, into: xbuf + slot * g)
+            if let tbuf, let t = piece.target { RowCopy.copy(t, row: row, into: tbuf + slot * g) }
+            if let library { lbuf[slot] = T(library[cell]) }
         }
         var tcSeen = 0.0
         func accumulate(_ sum: inout StepTerms, _ t: StepTerms, _ w: Double) {
@@ -164,16 +171,15 @@ public enum VAETrainer {
         var bestValues: [T]? = nil
         var bestStats: [([[T]], [[T]])] = []
         var progress = Progress("epoch", total: config.epochs, quiet: quiet)
+        var next: [ChunkShuffle.Group]? = order(0)
         for epoch in 0..<config.epochs {
             let lr = learningRate(epoch: epoch)
-            var shuffle = root.stream(1000 + UInt64(epoch))
-            var cells = trainCells
-            shuffle.shuffle(&cells)
+            let groups = next!
+            next = epoch + 1 < config.epochs ? order(epoch + 1) : nil
             var sum = StepTerms(), seen = 0.0
             tcSeen = 0
             var w = weights(step: step)
-            for (bi, b) in batches(cells).enumerated() {
-                load(b)
+            try loader.forEachBatch(epoch: epoch, groups, next: next, batch: batch, load: loadRow) { bi, b in
                 w = weights(step: step)
                 // The logged TC estimate of the other objectives costs M²K; every 8th batch is plenty.
                 let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
@@ -201,8 +207,13 @@ public enum VAETrainer {
                 var vrng = root.stream(2000 + UInt64(epoch))
                 var vsum = StepTerms(), vseen = 0.0
                 tcSeen = 0
-                for b in batches(valCells) {
-                    load(b)
+                for r in ChunkShuffle.batches(count: valCells.count, batch: batch) {
+                    let b = valCells[r]
+                    for (slot, k) in r.enumerated() {
+                        RowCopy.copy(data.validationX!, row: k, into: xbuf + slot * g)
+                        if let tbuf, let t = data.validationTarget { RowCopy.copy(t, row: k, into: tbuf + slot * g) }
+                        if let library { lbuf[slot] = T(library[b[b.startIndex + slot]]) }
+                    }
                     let t = net.step(x: xbuf, target: tbuf.map { UnsafePointer($0) } ?? UnsafePointer(xbuf), library: library != nil ? UnsafePointer(lbuf) : nil,
                                      rows: b.count, weights: w, training: false, backward: false, rng: &vrng,
                                      covariates: covariateBuffers?.load(b))
@@ -225,6 +236,7 @@ public enum VAETrainer {
             if config.patience > 0 && useVal && sinceBest >= config.patience { stoppedEarly = true; break }
         }
         progress.finish()
+        loader.drain()
         if let bestValues {
             for i in 0..<bestValues.count { net.parameters.values[i] = bestValues[i] }
             net.encoder.runningMean = bestStats[0].0; net.encoder.runningVar = bestStats[0].1
@@ -232,7 +244,9 @@ public enum VAETrainer {
         } else if !useVal { bestEpoch = history.count }
         net.foldGates()                              // MARK: programs (evaluation sees W ⊙ g)
         return Outcome(network: net, history: history, bestEpoch: bestEpoch, stoppedEarly: stoppedEarly,
-                       trainCells: trainCells, validationCells: valCells)
+                       trainCells: trainCells, validationCells: valCells,
+                       loaderWaitSeconds: loader.waitSeconds, windowsRead: loader.windowsRead,
+                       loaderReadSeconds: loader.readSeconds)
     }
 
     /// Adds w·(each extra term) to the running sums, by name (terms keep their first-seen order).

@@ -4,48 +4,77 @@ extension VAENetwork {
     /// Posterior means and log-variances of every cell (evaluation mode), cells × K each.
     /// `side`: the cells' covariates (cells × sideInputs) when the model has them.
     public func encode(_ input: MatrixData, side: Matrix? = nil) -> (mean: Matrix, logvar: Matrix) {
-        let sideBuffers = evaluationBuffers(side)
-        let n = input.rows, k = latent
-        var mean = Matrix(rows: n, cols: k), logvar = Matrix(rows: n, cols: k)
-        let source = BatchSource<T>(input: input, target: nil, library: nil)
-        let buf = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
-        defer { buf.deallocate() }
-        var rng = SeededRNG(seed: 0)      // evaluation draws nothing
-        let cells = Array(0..<n)
-        var i = 0
-        while i < n {
-            let j = min(i + maxRows, n)
-            source.gather(input, cells[i..<j], into: buf)
-            encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: j - i))
-            clampLogVariance(rows: j - i)            // the log σ² training used
-            let e = encoder.output
-            for r in 0..<(j - i) {
-                for c in 0..<k {
-                    mean[i + r, c] = Float(e[r * 2 * k + c])
-                    logvar[i + r, c] = Float(e[r * 2 * k + k + c])
-                }
-            }
-            i = j
+        var mean = Matrix(rows: input.rows, cols: latent), logvar = Matrix(rows: input.rows, cols: latent)
+        encode(chunk: input, at: 0, side: side, mean: &mean, logvar: &logvar)
+        return (mean, logvar)
+    }
+
+    /// `encode` of a source read in chunks of at most `maxStored` stored entries (the next chunk
+    /// read while this one is encoded): X is never held whole. The same bytes as `encode` of the
+    /// whole matrix. `transform` checks a chunk (rows `range`) and returns what to encode.
+    public func encode(source: some MatrixSource, maxStored: Int, side: Matrix? = nil,
+                       transform: (Range<Int>, MatrixData) throws -> MatrixData = { $1 }) throws -> (mean: Matrix, logvar: Matrix) {
+        var mean = Matrix(rows: source.rows, cols: latent), logvar = Matrix(rows: source.rows, cols: latent)
+        try RowChunking.forEach(source, RowChunking.plan(source, maxStored: maxStored)) { range, block in
+            encode(chunk: try transform(range, block), at: range.lowerBound, side: side, mean: &mean, logvar: &logvar)
         }
         return (mean, logvar)
     }
 
+    /// Encodes rows `first ..< first + chunk.rows` (a chunk starting on a statistics block) into
+    /// `mean`/`logvar`. Minibatches never cross a 1,024-row block, so that every row goes through
+    /// the same BLAS calls (same M) whatever the chunk size: streamed and in-memory encodings agree
+    /// to the bit.
+    func encode(chunk input: MatrixData, at first: Int, side: Matrix?, mean: inout Matrix, logvar: inout Matrix) {
+        let sideBuffers = evaluationBuffers(side)
+        let k = latent
+        let buf = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
+        defer { buf.deallocate() }
+        var rng = SeededRNG(seed: 0)      // evaluation draws nothing
+        let block = RowChunking.statBlock
+        var i = 0
+        while i < input.rows {
+            let blockEnd = min(input.rows, ((first + i) / block + 1) * block - first)
+            let j = min(i + maxRows, blockEnd)
+            for r in i..<j { RowCopy.copy(input, row: r, into: buf + (r - i) * genes) }
+            encoder.forward(buf, rows: j - i, parameters: parameters, training: false, rng: &rng,
+                            side: sideRows(sideBuffers, from: first + i, rows: j - i))
+            clampLogVariance(rows: j - i)            // the log σ² training used
+            let e = encoder.output
+            for r in 0..<(j - i) {
+                for c in 0..<k {
+                    mean[first + i + r, c] = Float(e[r * 2 * k + c])
+                    logvar[first + i + r, c] = Float(e[r * 2 * k + k + c])
+                }
+            }
+            i = j
+        }
+    }
+
     /// Decoded mean expression (rows × genes) at the codes `z` (rows × K), evaluation mode.
     public func decode(_ z: Matrix, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
+        decode(z, rows: 0..<z.rows, scaleFactor: scaleFactor, side: side)
+    }
+
+    /// Rows `rows` (starting on a 1,024-row block) of the decoding of `z`: minibatches never
+    /// cross a block, so the chunked decoding gives the bytes of the whole one.
+    public func decode(_ z: Matrix, rows range: Range<Int>, scaleFactor: Double, side: Matrix? = nil) -> Matrix {
         precondition(z.cols == latent)
         let sideBuffers = evaluationBuffers(side)
-        var out = Matrix(rows: z.rows, cols: genes)
+        var out = Matrix(rows: range.count, cols: genes)
         let zb = UnsafeMutablePointer<T>.allocate(capacity: maxRows * latent)
         let ob = UnsafeMutablePointer<T>.allocate(capacity: maxRows * genes)
         defer { zb.deallocate(); ob.deallocate() }
         var rng = SeededRNG(seed: 0)
-        var i = 0
-        while i < z.rows {
-            let j = min(i + maxRows, z.rows), rows = j - i
+        let block = RowChunking.statBlock
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let j = min(i + maxRows, range.upperBound, (i / block + 1) * block), rows = j - i
             for r in 0..<rows { for c in 0..<latent { zb[r * latent + c] = T(z[i + r, c]) } }
             decoder.forward(zb, rows: rows, parameters: parameters, training: false, rng: &rng, side: sideRows(sideBuffers, from: i, rows: rows))
             decodedMean(rows: rows, scaleFactor: scaleFactor, into: ob)
-            for r in 0..<rows { for c in 0..<genes { out[i + r, c] = Float(ob[r * genes + c]) } }
+            let o = i - range.lowerBound
+            for r in 0..<rows { for c in 0..<genes { out[o + r, c] = Float(ob[r * genes + c]) } }
             i = j
         }
         return out

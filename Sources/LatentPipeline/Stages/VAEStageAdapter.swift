@@ -6,7 +6,7 @@ import LatentModels
 /// Parameters are `latent vae`'s flags; their defaults come from `VAEParameters()`.
 enum VAEStageAdapter: StageAdapter {
     static let type = "vae"
-    static let version = 1
+    static let version = 2     // 2: chunk-shuffled minibatch order (ChunkShuffle), other bytes than 1
     static let usesSeed = true
     static let threadSensitive = true
     static let defaults = ParameterDefaults.of(VAEParameters())
