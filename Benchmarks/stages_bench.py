@@ -234,7 +234,13 @@ def run(cmd, env=None, cwd=None):
 def timing_of(stderr):
     for line in stderr.splitlines():
         if line.startswith("timing:"):
-            return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+            out = {}
+            for k, v in (kv.split("=", 1) for kv in line.split()[1:]):
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    pass          # flags such as streamed=false
+            return out
     return {}
 
 
