@@ -23,13 +23,12 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Benchmarks"))
+from proc import measure  # noqa: E402
 
 SCANPY = r'''
 import sys, time, resource
@@ -48,16 +47,9 @@ print(f"{t1 - t0} {t2 - t1} {t3 - t2}")
 '''
 
 
-def measured(cmd, env=None):
+def measured(cmd):
     """Runs cmd; its wall time, CPU time, peak RSS (bytes) and output, that process's alone."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    out, err = p.stdout.read(), p.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err[-3000:]}")
-    return dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss=ru.ru_maxrss * 1024, out=out, err=err)
+    return measure(cmd)._asdict()
 
 
 def cpu_name():

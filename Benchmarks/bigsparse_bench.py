@@ -15,27 +15,21 @@ Reports wall time, CPU time and peak RSS per step, as Markdown (stdout and --out
 """
 import argparse
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "Benchmarks"))
+from proc import measure  # noqa: E402
 
 
 def run(cmd):
-    """Runs cmd; returns (wall s, cpu s, peak RSS bytes) of that process alone."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    out, err = p.stdout.read(), p.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024, out
+    """Runs cmd; returns (wall s, cpu s, peak RSS bytes, stdout) of that process alone."""
+    m = measure(cmd)
+    return m.wall, m.cpu, m.rss, m.out
 
 
 def check_copy(a, b, samples=6):

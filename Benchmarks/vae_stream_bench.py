@@ -19,23 +19,18 @@ The issue's target: >= 20,000 cells/s per epoch from disk, the loader never the 
 import argparse
 import filecmp
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "Benchmarks"))
+from proc import measure  # noqa: E402
 
 
 def run(cmd):
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    out, err = p.stdout.read(), p.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
-    return wall, ru.ru_maxrss * 1024, err
+    """Runs cmd; returns (wall s, peak RSS bytes, stderr) of that process alone."""
+    m = measure(cmd)
+    return m.wall, m.rss, m.err
 
 
 def timing(err):
