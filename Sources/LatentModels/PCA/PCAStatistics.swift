@@ -127,8 +127,11 @@ public struct PCAStatistics: Sendable, Equatable {
         let g = cols
         var errors = [LatentError?](repeating: nil, count: blocks.count)
         let side = min(threads, blocks.count)
+        // One BLAS thread per product whenever blocks can run side by side, however many this
+        // sweep holds (a chunk's last sweep may hold one): the choice must not depend on where
+        // the chunks were cut, or a block's Gram could round differently from one run to another.
         errors.withUnsafeMutableBufferPointer { pe in
-            Runtime.withBLASThreads(side > 1 ? 1 : threads) {
+            Runtime.withBLASThreads(scratch.slots > 1 ? 1 : threads) {
                 Runtime.parallelFor(blocks.count, threads: side) { k in
                     pe[k] = Self.blockGram(chunk, blocks[k], globalFirst: firstRow + blocks[k].lowerBound, scratch: scratch, slot: k,
                                            file: file, place: place)
