@@ -176,7 +176,12 @@ extension Double: NetScalar {
 /// lgamma and digamma in Double (the NB likelihood needs both; Float would lose the small
 /// differences lgamma(x + θ) − lgamma(θ) at large θ).
 public enum SpecialFunctions {
-    @inlinable public static func lgamma(_ x: Double) -> Double { Glibc.lgamma(x) }
+    /// log Γ(x) through lgamma_r: the loss runs on several threads, and lgamma writes the
+    /// process-wide `signgam`.
+    @inlinable public static func lgamma(_ x: Double) -> Double {
+        var sign: Int32 = 0
+        return Glibc.lgamma_r(x, &sign)
+    }
 
     /// ψ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then the asymptotic
     /// series ln x − 1/(2x) − Σ B₂ₖ/(2k x²ᵏ), accurate to ~1e-15 there.
