@@ -147,8 +147,6 @@ public enum BLASKernels {
         return []
     }
 
-    /// Re-executes the running program with the settings `StartupEnvironment.wanted` gives.
-    public static func ensureFastKernels() { StartupEnvironment.ensure() }
 }
 
 /// Settings that only work when the process starts — OpenBLAS picks its kernels, glibc reads its

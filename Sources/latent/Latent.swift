@@ -22,7 +22,7 @@ struct Latent: ParsableCommand {
     /// Runs the command line with latent's exit-code contract: 0 success, 2 bad input or usage,
     /// 1 internal failure, and one `latent: …` line on stderr instead of a stack trace.
     static func main() {
-        BLASKernels.ensureFastKernels()
+        StartupEnvironment.ensure()
         AtomicOutput.installInterruptCleanup()
         do {
             var command = try parseAsRoot()
