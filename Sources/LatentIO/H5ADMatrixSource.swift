@@ -116,7 +116,10 @@ public final class H5ADMatrixSource: MatrixSource, @unchecked Sendable {
             let idx = try readSlice(indices, lo..<hi, rowElems: 1, as: Int32.self)
             let c = Int32(truncatingIfNeeded: cols)
             if cols > Int(Int32.max) { throw data.error("\(cols) columns do not fit 32-bit column indices") }
-            if let bad = idx.firstIndex(where: { $0 < 0 || $0 >= c }) {
+            // The largest index as unsigned (negatives wrap above every column): a vectorised
+            // reduction; the position is searched only when one is out of range.
+            let largest = idx.withUnsafeBufferPointer { b in b.reduce(UInt32(0)) { Swift.max($0, UInt32(bitPattern: $1)) } }
+            if largest >= UInt32(c), let bad = idx.firstIndex(where: { $0 < 0 || $0 >= c }) {
                 throw indices.error("column index \(idx[bad]) out of range 0..<\(cols) at position \(lo + bad)")
             }
             var ptr = [Int](repeating: 0, count: range.count + 1)
