@@ -40,7 +40,7 @@ let package = Package(
         // Async-signal-safe cleanup of a half-written output on Ctrl-C.
         .target(name: "CRuntime"),
         .target(name: "LatentIO", dependencies: ["LatentCore", "CHDF5", "CZlib", "CDeflate", "CRuntime", "CKernels"], swiftSettings: fast),
-        .target(name: "LatentPreprocess", dependencies: ["LatentCore"], swiftSettings: fast),
+        .target(name: "LatentPreprocess", dependencies: ["LatentCore", "CKernels"], swiftSettings: fast),
         .target(name: "LatentModels", dependencies: ["LatentCore", "LatentIO", "LatentPreprocess", "CBLAS", "CKernels"],
                 exclude: ["VAE/README-programs.md"], swiftSettings: fast),
         .target(name: "LatentEnrich", dependencies: ["LatentCore", "LatentIO"], swiftSettings: fast),

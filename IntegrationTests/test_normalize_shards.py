@@ -51,10 +51,11 @@ def run_sharded(d, tag, options):
 
 
 @pytest.mark.parametrize("tag,options,passes", [
-    ("seurat", ["--min-genes", "5", "--min-cells", "3", "--hvg", "200"], ["counts", "totals", "hvg"]),
+    # seurat after total sums its moments from the counts, in the pass that finds the totals.
+    ("seurat", ["--min-genes", "5", "--min-cells", "3", "--hvg", "200"], ["counts", "totals"]),
     ("v3", ["--hvg", "150", "--hvg-flavor", "seurat_v3", "--scale", "zscore", "--max-value", "10"],
      ["counts", "hvg", "scale"]),
-    ("plain", ["--min-genes", "5", "--hvg", "200"], ["counts", "hvg"]),
+    ("plain", ["--min-genes", "5", "--hvg", "200"], ["counts"]),
 ])
 def test_sharded_equals_single_process(sharded, tag, options, passes):
     d = sharded

@@ -47,8 +47,10 @@ enum BlockStats {
         }
     }
 
-    /// What a value contributes to the squares: scanpy's Float32 square, or a clipped Double.
-    enum Squares { case none, float32, clipped([Double]) }
+    /// What a value contributes to the squares: scanpy's Float32 square, a clipped Double, or
+    /// (`.scaled(r)`) the square of the Double x·r[i], where i is the value's row in X — then the
+    /// sums are of x·r[i] too (seurat's moments of normalised counts without the log round trip).
+    enum Squares { case none, float32, clipped([Double]), scaled([Double]) }
 
     /// Column sums of `X` over the rows `rows` (positions into X's rows; nil = all), split into
     /// `blocks` (ranges of positions into that list). Squares as `squares` says; with
@@ -63,10 +65,14 @@ enum BlockStats {
         var clip: [Double] = []
         if case .clipped(let c) = squares { clip = c }
         let clipped = !clip.isEmpty
+        var rowScale: [Double] = []
+        if case .scaled(let r) = squares { rowScale = r }
+        let scaled = !rowScale.isEmpty
         // One accumulator per thread, blocks dealt round-robin: exact addition makes the split moot.
         var accs = [(sum: ExactSums, sq: ExactSums, nz: ExactSums)](repeating: (ExactSums(count: 0), ExactSums(count: 0), ExactSums(count: 0)), count: t)
         accs.withUnsafeMutableBufferPointer { accs in
             clip.withUnsafeBufferPointer { cl in
+            rowScale.withUnsafeBufferPointer { rs in
             Runtime.parallelFor(t, threads: t) { k in
                 var aSum = ExactSums(count: g), aSq = ExactSums(count: wantSq ? g : 0), aNz = ExactSums(count: g)
                 let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: g)
@@ -93,6 +99,15 @@ enum BlockStats {
                                         sum[j] += c
                                         sq[j] += c * c
                                     }
+                                } else if scaled {
+                                    let r = rs[i]
+                                    for p in range {
+                                        let j = Int(ind[p]), v = val[p]
+                                        let d = Double(v) * r
+                                        sum[j] += d
+                                        sq[j] += d * d
+                                        nz[j] &+= v != 0 ? 1 : 0
+                                    }
                                 } else if wantSq {
                                     for p in range {
                                         let j = Int(ind[p]), v = val[p]
@@ -112,12 +127,22 @@ enum BlockStats {
                     case .dense(let m):
                         m.values.withUnsafeBufferPointer { val in
                             for pos in blocks[b] {
-                                let base = (rows?[pos] ?? pos) * g
+                                let i = rows?[pos] ?? pos
+                                let base = i * g
                                 if clipped {
                                     for j in 0..<g {
                                         let c = Swift.min(Double(val[base + j]), cl[j])
                                         sum[j] += c
                                         sq[j] += c * c
+                                    }
+                                } else if scaled {
+                                    let r = rs[i]
+                                    for j in 0..<g {
+                                        let v = val[base + j]
+                                        let d = Double(v) * r
+                                        sum[j] += d
+                                        sq[j] += d * d
+                                        nz[j] &+= v != 0 ? 1 : 0
                                     }
                                 } else {
                                     for j in 0..<g {
@@ -138,6 +163,7 @@ enum BlockStats {
                     if wantSq { aSq.add(UnsafeBufferPointer(sq)) }
                 }
                 accs[k] = (aSum, aSq, aNz)
+            }
             }
             }
         }

@@ -14,12 +14,62 @@ extension HVG {
         var hv: [Bool]
     }
 
+    /// seurat's linear-scale data when X holds counts and `normalize_total` scales row i by
+    /// target/total[i]: scanpy takes expm1 of the log1p it wrote, which is x·target/total[i] up to
+    /// Float32 rounding. Summing x/total[i] (and its square) in Double from the counts, then scaling
+    /// by target and target², gives those moments without the log round trip, and without knowing
+    /// the target: a streamed run forms them in the pass that finds the totals (issue 16).
+    struct Unlogged {
+        /// Each row's total (the kept cells' totals over the kept genes), and its inverse.
+        var totals: [Double]
+        var inverseTotals: [Double]
+        var target: Double
+
+        init(totals: [Double], target: Double) {
+            self.totals = totals
+            inverseTotals = totals.map { 1 / $0 }
+            self.target = target
+        }
+
+        /// The column sums of x/total over `rows` of `counts`, in the canonical blocks of `origin`.
+        static func sums(_ counts: MatrixData, inverseTotals: [Double], rows: [Int]?, origin: [Int]?, offset: Int = 0) -> BlockStats.Sums {
+            BlockStats.columnSums(counts, rows: rows, blocks: BlockStats.blocks(rows: rows, origin: origin, offset: offset, n: counts.rows),
+                                  squares: .scaled(inverseTotals), threads: GeneStats.threads)
+        }
+
+        /// Detection per column over `rows` as scanpy sees it on the normalised data: x/(total/target)
+        /// in Float32 is 0 for values that underflow (FPKM tables hold values down to 1e-38), which
+        /// the per-batch gene filter leaves out.
+        func detected(_ counts: MatrixData, rows: [Int]) -> [Int] {
+            var nz = [Int](repeating: 0, count: counts.cols)
+            let t = target
+            for i in rows {
+                let a = Float(totals[i] / t)   // normalize_total's divisor
+                switch counts {
+                case .sparse(let s):
+                    for p in s.indptr[i]..<s.indptr[i + 1] where s.values[p] / a != 0 { nz[Int(s.indices[p])] += 1 }
+                case .dense(let m):
+                    for j in 0..<m.cols where m.values[i * m.cols + j] / a != 0 { nz[j] += 1 }
+                }
+            }
+            return nz
+        }
+
+        /// scanpy's mean and variance of the normalised values from the sums of x/total.
+        func geneStats(_ s: BlockStats.Sums, rows n: Int) -> GeneStats {
+            let t = target
+            return GeneStats(rows: n, sum: s.sum.values.map { $0 * t }, squares: s.squares!.values.map { $0 * t * t },
+                             nonzero: s.nonzero.values.map { Int($0) })
+        }
+    }
+
     static func dispersionBased(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
                                 batches: (codes: [Int32], count: Int)?, logBase: Double?, threads: Int,
                                 origin: [Int]? = nil, rowCount: Int? = nil, givenSums: BlockStats.Sums? = nil,
-                                mapOnly: ((BlockStats.Sums) -> Void)? = nil) throws -> Result {
+                                mapOnly: ((BlockStats.Sums) -> Void)? = nil, unlogged: Unlogged? = nil) throws -> Result {
         var data = X
-        if flavor == .seurat {
+        let unlogged = flavor == .seurat ? unlogged : nil
+        if flavor == .seurat && unlogged == nil && (givenSums == nil || batches != nil) {
             // Back to the linear scale: dispersion is computed on expm1 of natural-log data.
             let scale = logBase.map { Float(log($0)) }
             data = Normalize.mapStored(X) { v in
@@ -27,13 +77,22 @@ extension HVG {
                 v = ElementwiseMath.expm1(v, threads: threads)
             }
         }
+        /// Statistics of the rows `rows` (nil: all) from sums over them.
+        func stats(_ rows: [Int]?, given: BlockStats.Sums? = nil) -> (GeneStats, BlockStats.Sums) {
+            let n = rows?.count ?? rowCount ?? data.rows
+            if let u = unlogged {
+                let s = given ?? Unlogged.sums(X, inverseTotals: u.inverseTotals, rows: rows, origin: origin)
+                return (u.geneStats(s, rows: n), s)
+            }
+            let s = given ?? BlockStats.columnSums(data, rows: rows, blocks: BlockStats.blocks(rows: rows, origin: origin, n: data.rows),
+                                                   squares: .float32, threads: GeneStats.threads)
+            return (s.geneStats(rows: n), s)
+        }
         let g = X.cols
         if batches == nil {
-            let sums = givenSums ?? BlockStats.columnSums(data, rows: nil, blocks: BlockStats.blocks(rows: nil, origin: origin, n: data.rows),
-                                                          squares: .float32, threads: GeneStats.threads)
+            let (all, sums) = stats(nil, given: givenSums)
             if let mapOnly { mapOnly(sums); return Result(flavor: flavor, highlyVariable: [], columns: []) }
-            let s = try dispersionSingle(data, rows: nil, genes: Array(0..<g), flavor: flavor, nTop: nTop,
-                                         stats: sums.geneStats(rows: rowCount ?? data.rows))
+            let s = try dispersionSingle(data, rows: nil, genes: Array(0..<g), flavor: flavor, nTop: nTop, stats: all)
             return Result(flavor: flavor, highlyVariable: s.hv, columns: [
                 ("means", .float64(s.means)), ("dispersions", .float64(s.dispersions)),
                 ("dispersions_norm", .float32(s.norm.map(Float.init))),
@@ -46,9 +105,10 @@ extension HVG {
         var cnt = [[Int]](repeating: [Int](repeating: 0, count: g), count: 3)
         var nBatches = [Int](repeating: 0, count: g)
         for rows in groups {
-            let stats = GeneStats(scanpy: data, rows: rows, origin: origin)
-            let expressed = (0..<g).filter { stats.nonzero[$0] > 0 }
-            let s = try dispersionSingle(data, rows: rows, genes: expressed, flavor: flavor, nTop: nTop, stats: stats)
+            var batch = stats(rows).0
+            if let u = unlogged { batch.nonzero = u.detected(X, rows: rows) }
+            let expressed = (0..<g).filter { batch.nonzero[$0] > 0 }
+            let s = try dispersionSingle(data, rows: rows, genes: expressed, flavor: flavor, nTop: nTop, stats: batch)
             var value = [[Double]](repeating: [Double](repeating: 0, count: g), count: 3)
             for (k, j) in expressed.enumerated() {
                 value[0][j] = s.means[k]; value[1][j] = s.dispersions[k]; value[2][j] = s.norm[k]

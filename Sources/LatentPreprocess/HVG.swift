@@ -38,15 +38,17 @@ public enum HVG {
     /// of the pass-dependent statistic (the dispersion flavors' moments of the normalised data,
     /// or seurat_v3's clipped sums); with `mapOnly`, this shard's sums are handed to it instead
     /// and the result is empty.
+    /// `unlogged`: for the seurat flavor after `normalize_total` (X then holds the counts): the
+    /// moments are those of x·target/total, summed from the counts (see `Unlogged`).
     static func select(_ X: MatrixData, geneNames: [String], flavor: Flavor, nTop: Int,
                        batches: (codes: [Int32], count: Int)?, logBase: Double?, span: Double = 0.3, threads: Int,
                        countStats: GeneStats?, origin: [Int]?, rowCount: Int?, givenSums: BlockStats.Sums?,
-                       mapOnly: ((BlockStats.Sums) -> Void)?) throws -> Result {
+                       mapOnly: ((BlockStats.Sums) -> Void)?, unlogged: Unlogged? = nil) throws -> Result {
         switch flavor {
         case .seurat, .cellRanger:
             return try dispersionBased(X, geneNames: geneNames, flavor: flavor, nTop: nTop, batches: batches,
                                        logBase: logBase, threads: threads, origin: origin,
-                                       rowCount: rowCount, givenSums: givenSums, mapOnly: mapOnly)
+                                       rowCount: rowCount, givenSums: givenSums, mapOnly: mapOnly, unlogged: unlogged)
         case .seuratV3:
             return try seuratV3(X, nTop: nTop, batches: batches, span: span, stats: countStats, origin: origin,
                                 rowCount: rowCount, givenSums: givenSums, mapOnly: mapOnly)

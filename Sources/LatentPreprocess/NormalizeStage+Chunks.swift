@@ -23,19 +23,28 @@ extension NormalizeStage {
     public static func runStreamed(_ p: NormalizeParameters, file: String, threads: Int = 1, plan: [Range<Int>],
                                    chunk: (Range<Int>) throws -> Dataset, emit: (Dataset) throws -> Void) throws -> [String] {
         if let why = p.shardingProblem() { throw LatentError.badInput(nil, nil, why) }
+        var p = p
         var files: [StatsFile] = []
-        for _ in p.passes {
+        var restarted: String? = nil
+        while files.count < p.passes.count {
             var parts: [StatsFile] = []
             for r in plan {
                 parts.append(try run(try chunk(r), p, file: file, threads: threads, offset: r.lowerBound,
                                      globals: files, mapStats: true).stats!)
             }
             files.append(try StatsFile.merge(parts, names: plan.map { "\(file):rows \($0.lowerBound)..<\($0.upperBound)" }))
+            // The counts pass found values that are not counts: seurat's moments cannot be summed
+            // from them (NormalizeStage.run), so the passes start again with the hvg pass among them.
+            if files.count == 1, p.unloggedMomentsPass != nil, files[0].sums["cells"]!.values[3] != 0 {
+                p.inputType = .linear
+                files = []
+                restarted = "\(file): X holds values that are not counts: seurat's statistics took a pass of their own"
+            }
         }
         var notes: [String]? = nil
         for r in plan {
             let out = try run(try chunk(r), p, file: file, threads: threads, offset: r.lowerBound, globals: files)
-            if notes == nil { notes = out.notes }
+            if notes == nil { notes = (restarted.map { [$0] } ?? []) + out.notes }
             try emit(out.dataset)
         }
         return notes ?? []

@@ -16,7 +16,10 @@ import LatentCore
 ///   drops genes with no counts, which leaves every total as the counts pass sums it: that pass
 ///   then lists the kept cells' totals itself, and the data are read once less.
 /// - `hvg` (`--hvg`): seurat_v3's clipped sums, or the dispersion flavors' moments of the
-///   normalised data.
+///   normalised data. The seurat flavor after `--method total` has no pass of its own where it
+///   can help it: its moments are sums of x/total (`HVG.Unlogged`), formed in the pass that
+///   finds the totals — counts, or totals with `--min-cells` — so a streamed default run reads
+///   the data twice, not three times.
 /// - `scale` (`--scale`): the selected genes' moments (zscore) or ranges (minmax).
 public enum NormalizePass: String, Sendable, CaseIterable {
     case counts, totals, hvg, scale
@@ -26,11 +29,23 @@ extension NormalizeParameters {
     /// Whether the counts pass also lists the kept cells' totals (the median target's input).
     var totalsInCountsPass: Bool { method == .total && targetSum == nil && minCells == nil }
 
+    /// The pass that sums seurat's moments from the counts (`HVG.Unlogged`), when they are so summed.
+    var unloggedMomentsPass: NormalizePass? {
+        guard method == .total, hvg != nil, hvgFlavor == .seurat else { return nil }
+        // Summed from counts only (see NormalizeStage.run); a table said to hold other values
+        // gets the hvg pass.
+        guard inputType == .auto || inputType == .counts else { return nil }
+        // Without --min-cells the kept cells' totals are the counts pass's; with it they are known
+        // in the totals pass, or (with --target-sum, which has none) only in a pass after counts.
+        if minCells == nil { return .counts }
+        return targetSum == nil ? .totals : .hvg
+    }
+
     /// The passes a sharded or streamed run makes, in order.
     public var passes: [NormalizePass] {
         var out: [NormalizePass] = [.counts]
         if method == .total && targetSum == nil && minCells != nil { out.append(.totals) }
-        if hvg != nil { out.append(.hvg) }
+        if hvg != nil && (unloggedMomentsPass ?? .hvg) == .hvg { out.append(.hvg) }
         if scale != .none { out.append(.scale) }
         return out
     }

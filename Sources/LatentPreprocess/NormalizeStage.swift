@@ -12,7 +12,9 @@ import LatentCore
 ///    always removed (normalisation is undefined for them) and the removal is reported.
 /// 3. Normalisation of all kept genes (`total` + log1p, `median-of-ratios` + log2(x+1),
 ///    `log1p`, or `none`); Pearson residuals are computed after step 4, on the selected genes.
-/// 4. HVG selection: `seurat`/`cell_ranger` on the normalised log data, `seurat_v3` on counts.
+/// 4. HVG selection: `seurat`/`cell_ranger` on the normalised log data, `seurat_v3` on counts;
+///    after `total` on counts, seurat's moments come from the counts and totals (`HVG.Unlogged`),
+///    and the log is then taken of the selected genes only.
 /// 5. Scaling of the selected genes (`zscore`, `minmax`).
 /// `layers["counts"]` keeps the raw counts of the kept cells and genes.
 public struct NormalizeParameters: Codable, Sendable, Equatable {
@@ -59,6 +61,16 @@ public struct NormalizeParameters: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Whether the cell filters keep a cell with this total, number of detected genes and
+    /// mitochondrial total (cells with nothing to normalise never stay).
+    func keepsCell(total: Double, nGenes: Int, mito: Double) -> Bool {
+        if let m = minCounts, total < m { return false }
+        if let m = minGenes, nGenes < m { return false }
+        // The percentage as QC reports it (QC.CellMetrics.pctMito), compared as a fraction.
+        if let m = maxMito, (total > 0 ? mito / total * 100 : 0) / 100 > m { return false }
+        return total > 0
+    }
+
     /// Methods that only make sense on non-negative integer counts.
     var requiresCounts: Bool { method == .medianOfRatios || method == .pearsonResiduals }
 }
@@ -68,7 +80,7 @@ public enum NormalizeStage {
         public var dataset: Dataset
         public var notes: [String]
         /// Seconds per phase, in order (validate, qc, filter_cells, filter_genes, normalize, with --hvg
-        /// hvg and hvg_subset — and normalize_hvg where seurat_v3 lets normalize_total wait for the
+        /// hvg and hvg_subset — and normalize_hvg where seurat_v3 (or seurat after total, on counts) lets normalize_total wait for the
         /// cut — then scale),
         /// for `--timing`.
         public var phases: [(name: String, seconds: Double)] = []
@@ -118,16 +130,15 @@ public enum NormalizeStage {
         var ds = input
         let mito = QC.mitochondrialMask(ds.var.index)
         let seuratV3 = p.hvg != nil && p.hvgFlavor == .seuratV3
-        let qc = QCPass(ds.X, mito: mito, top: [50, 100, 200, 500], squares: seuratV3, threads: threads, offset: offset)
+        // A statistics pass reports no cell metrics, and a pass after counts has the gene sums;
+        // the counts pass sums seurat's moments of the cells it keeps in the same sweep.
+        let qc = QCPass(ds.X, mito: mito, top: mapping == nil ? [50, 100, 200, 500] : [], squares: seuratV3, threads: threads,
+                        offset: offset, genes: globals.file(.counts) == nil,
+                        unloggedFor: mapping == .counts && p.unloggedMomentsPass == .counts ? p.keepsCell : nil)
         let cellQC = qc.cells
         // 2. filters (per cell: the same in every shard)
         var keepCells = [Int]()
-        let pctMito = cellQC.pctMito
-        for i in 0..<ds.nObs {
-            if let m = p.minCounts, cellQC.total[i] < m { continue }
-            if let m = p.minGenes, cellQC.nGenes[i] < m { continue }
-            if let m = p.maxMito, pctMito[i] / 100 > m { continue }
-            if cellQC.total[i] <= 0 { continue }
+        for i in 0..<ds.nObs where p.keepsCell(total: cellQC.total[i], nGenes: cellQC.nGenes[i], mito: cellQC.totalMito[i]) {
             keepCells.append(i)
         }
         let allCells = keepCells.count == ds.nObs
@@ -135,9 +146,14 @@ public enum NormalizeStage {
         let origin: [Int]? = allCells && offset == 0 ? nil : keepCells.map { offset + $0 }
         if mapping == .counts {
             var f = statsFile(.counts)
-            let kept = BlockStats.columnSums(ds.X, rows: allCells ? nil : keepCells,
-                                             blocks: BlockStats.blocks(rows: allCells ? nil : keepCells, origin: nil, offset: offset, n: ds.nObs),
+            // Every cell kept: the sweep's sums are these (same rows, same blocks, same bits).
+            let kept = allCells ? qc.exact : BlockStats.columnSums(ds.X, rows: keepCells,
+                                             blocks: BlockStats.blocks(rows: keepCells, origin: nil, offset: offset, n: ds.nObs),
                                              squares: seuratV3 ? .float32 : .none, threads: threads)
+            if let m = qc.unlogged {
+                f.set("unlogged_sum", m.sum)
+                f.set("unlogged_squares", m.squares!)
+            }
             f.set("gene_sum_all", qc.exact.sum)
             f.set("gene_nonzero_all", qc.exact.nonzero)
             f.set("gene_sum_kept", kept.sum)
@@ -215,7 +231,15 @@ public enum NormalizeStage {
         // seurat_v3 ranks the counts, so with --method total the log values are needed only for the
         // genes it keeps: they are computed after the HVG cut, from the same row totals and target
         // (each value is x / (total/target) then log1p, whichever genes sit beside it).
-        let deferTotal = p.method == .total && seuratV3
+        // The same holds for seurat when its moments are summed from the counts (HVG.Unlogged).
+        // Only on counts: on other values (FPKM down to 1e-38) scanpy's Float32 squares underflow,
+        // and its dispersions are those of the log round trip, so they are summed from it.
+        let unloggedSeurat = p.unloggedMomentsPass != nil && isCounts
+        if p.unloggedMomentsPass != nil && !isCounts && !p.passes.contains(.hvg) && sharded && mapping != .totals {
+            throw LatentError.badInput(file, "X", "holds values that are not counts: the seurat flavor's statistics of such data need a pass of their own",
+                                       hint: "give --input-type linear (or log), which adds that pass")
+        }
+        let deferTotal = p.method == .total && (seuratV3 || unloggedSeurat)
         var pendingTotal: (totals: [Double], target: Double)? = nil
         if !deferTotal { ds.layers["counts"] = counts }
 
@@ -228,6 +252,12 @@ public enum NormalizeStage {
             if mapping == .totals {
                 var f = statsFile(.totals)
                 f.perRow["total"] = totals
+                if p.unloggedMomentsPass == .totals {
+                    // Over the kept genes, stored over every input gene (as the hvg pass stores them).
+                    let m = HVG.Unlogged.sums(ds.X, inverseTotals: totals.map { 1 / $0 }, rows: nil, origin: origin)
+                    f.set("unlogged_sum", m.sum.expanded(keepGenes, to: varBeforeGeneFilter))
+                    f.set("unlogged_squares", m.squares!.expanded(keepGenes, to: varBeforeGeneFilter))
+                }
                 return Output(dataset: ds, notes: notes, phases: profile.steps, stats: f)
             }
             // The target: given, or the median over every kept cell (the merged totals when sharded).
@@ -298,11 +328,18 @@ public enum NormalizeStage {
             if let f = hvgFile {
                 given = BlockStats.Sums(sum: f.sums["sum"]!.subset(keepGenes), squares: f.sums["squares"]!.subset(keepGenes),
                                         nonzero: f.sums["nonzero"]!.subset(keepGenes))
+            } else if let pass = p.unloggedMomentsPass, pass != .hvg, let f = globals.file(pass), let c = countsFile {
+                // Detection counts over the kept cells are the counts pass's.
+                given = BlockStats.Sums(sum: f.sums["unlogged_sum"]!.subset(keepGenes), squares: f.sums["unlogged_squares"]!.subset(keepGenes),
+                                        nonzero: c.sums["gene_nonzero_kept"]!.subset(keepGenes))
             }
+            var unlogged: HVG.Unlogged? = nil
+            if unloggedSeurat, let (totals, target) = pendingTotal { unlogged = HVG.Unlogged(totals: totals, target: target) }
             var local: BlockStats.Sums? = nil
             let r = try HVG.select(source, geneNames: ds.var.index, flavor: p.hvgFlavor, nTop: n, batches: batches,
                                    logBase: logBase, threads: threads, countStats: stats, origin: origin,
-                                   rowCount: sharded ? nKept : nil, givenSums: given, mapOnly: mapping == .hvg ? { local = $0 } : nil)
+                                   rowCount: sharded ? nKept : nil, givenSums: given, mapOnly: mapping == .hvg ? { local = $0 } : nil,
+                                   unlogged: unlogged)
             if mapping == .hvg {
                 // Sums over the kept genes, stored over every input gene (zeros elsewhere), so that
                 // every shard's file has the same shape whatever its own filters would say.

@@ -1,3 +1,4 @@
+import CKernels
 import LatentCore
 
 /// One sweep over X that yields everything `normalize` needs before it filters: the per-cell QC
@@ -39,8 +40,16 @@ struct QCPass {
     /// or sharded run to add up (see `BlockStats`).
     var exact: BlockStats.Sums
 
+    /// With `unloggedFor`: seurat's sums of x/total over the cells it keeps (given a cell's total,
+    /// detected genes and mitochondrial total), as `HVG.Unlogged.sums` forms them over those rows:
+    /// the same blocks and order, so the same bits, without a second sweep over the chunk.
+    var unlogged: BlockStats.Sums?
+
     /// `offset`: the input row of X's row 0 (a multiple of `RowChunking.statBlock` when X is a chunk).
-    init(_ X: MatrixData, mito: [Bool], top: [Int], squares: Bool, threads: Int, offset: Int = 0) {
+    /// `genes: false` leaves the per-gene sums empty (zeros): a streamed pass that has them from
+    /// an earlier pass sweeps only the cells.
+    init(_ X: MatrixData, mito: [Bool], top: [Int], squares: Bool, threads: Int, offset: Int = 0, genes: Bool = true,
+         unloggedFor keep: ((_ total: Double, _ nGenes: Int, _ mito: Double) -> Bool)? = nil) {
         let n = X.rows, g = X.cols
         rows = n
         // N above the gene count is left out, as scanpy requires; N ≤ 0 means nothing.
@@ -59,11 +68,15 @@ struct QCPass {
         let nzPart = UnsafeMutableBufferPointer<Int32>.allocate(capacity: nt * g)
         let nzDouble = UnsafeMutableBufferPointer<Double>.allocate(capacity: nt * g)
         let sqPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: squares ? nt * g : 0)
+        let uSumPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: keep != nil ? nt * g : 0)
+        let uSqPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: keep != nil ? nt * g : 0)
+        var uAccs = [(sum: ExactSums, sq: ExactSums)](repeating: (ExactSums(count: keep != nil ? g : 0), ExactSums(count: keep != nil ? g : 0)), count: nt)
         let notCounts = UnsafeMutableBufferPointer<Bool>.allocate(capacity: nb)
         var accs = [(sum: ExactSums, sq: ExactSums, nz: ExactSums)](repeating: (ExactSums(count: g), ExactSums(count: squares ? g : 0), ExactSums(count: g)), count: nt)
         defer {
             total.deallocate(); nnz.deallocate(); mt.deallocate(); pct.deallocate()
             sumPart.deallocate(); nzPart.deallocate(); nzDouble.deallocate(); sqPart.deallocate(); notCounts.deallocate()
+            uSumPart.deallocate(); uSqPart.deallocate()
         }
         notCounts.initialize(repeating: false)
 
@@ -86,33 +99,41 @@ struct QCPass {
         mito.withUnsafeBufferPointer { isMito in
         tops.withUnsafeBufferPointer { tops in
         accs.withUnsafeMutableBufferPointer { accs in
+        uAccs.withUnsafeMutableBufferPointer { uAccs in
             Runtime.parallelFor(nt, threads: nt) { th in
                 let gs = UnsafeMutableBufferPointer(rebasing: sumPart[(th * g)..<((th + 1) * g)])
                 let gn = UnsafeMutableBufferPointer(rebasing: nzPart[(th * g)..<((th + 1) * g)])
                 let gnd = UnsafeMutableBufferPointer(rebasing: nzDouble[(th * g)..<((th + 1) * g)])
                 // Without squares nothing is written through gq (every write is under `if squares`).
                 let gq = squares ? UnsafeMutableBufferPointer(rebasing: sqPart[(th * g)..<((th + 1) * g)]) : gs
+                let us = keep != nil ? UnsafeMutableBufferPointer(rebasing: uSumPart[(th * g)..<((th + 1) * g)]) : gs
+                let uq = keep != nil ? UnsafeMutableBufferPointer(rebasing: uSqPart[(th * g)..<((th + 1) * g)]) : gs
                 let hist = UnsafeMutableBufferPointer<Int32>.allocate(capacity: QCPass.histogramSize)
                 let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(longest, 1))
                 defer { hist.deallocate(); scratch.deallocate() }
                 for b in stride(from: th, to: nb, by: nt) {
-                gs.initialize(repeating: 0); gn.initialize(repeating: 0)
-                if squares { gq.initialize(repeating: 0) }
+                if genes { gs.initialize(repeating: 0); gn.initialize(repeating: 0) }
+                if squares && genes { gq.initialize(repeating: 0) }
+                if keep != nil { us.initialize(repeating: 0); uq.initialize(repeating: 0) }
                 var anyNotCounts = false
                 for i in blocks[b] {
                     let lo = ip[i], hi = ip[i + 1]
                     let rowBase = dense ? lo : 0
                     if nTop > 0 { hist.update(repeating: 0) }
                     // An empty row touches no buffer (which may then have no base address).
-                    let r = lo == hi ? RowSweep() : QCPass.sweepRow(lo, hi, rowBase: rowBase, val: val.baseAddress!, ind: ind.baseAddress!,
-                                            isMito: isMito.baseAddress!, gs: gs.baseAddress!, gn: gn.baseAddress!,
-                                            gq: gq.baseAddress!, squares: squares, hist: hist.baseAddress!,
-                                            scratch: scratch.baseAddress!)
-                    let t = r.total, c = r.nonzero, m = r.mito, nBig = r.nBig
-                    let nonInteger = r.nonInteger, negative = r.negative, huge = r.huge
+                    let r = lo == hi ? lk_qc_row_t() : lk_qc_row(val.baseAddress! + lo, ind.baseAddress! + (lo - rowBase), hi - lo,
+                                            isMito.baseAddress!, genes ? gs.baseAddress! : nil, genes ? gn.baseAddress! : nil,
+                                            squares && genes ? gq.baseAddress! : nil, nTop > 0 ? hist.baseAddress! : nil,
+                                            scratch.baseAddress!)
+                    let t = r.total, c = Int(r.nonzero), m = r.mito, nBig = Int(r.nbig)
+                    let nonInteger = r.non_integer != 0, negative = r.negative != 0, huge = r.huge != 0
                     total[i] = t
                     nnz[i] = c
                     mt[i] = m
+                    if let keep, lo < hi, keep(t, c, m) {
+                        lk_scaled_row(val.baseAddress! + lo, ind.baseAddress! + (lo - rowBase), hi - lo, 1 / t,
+                                      us.baseAddress!, uq.baseAddress!)
+                    }
                     if nonInteger || negative { anyNotCounts = true }
                     guard nTop > 0 else { continue }
                     let out = UnsafeMutableBufferPointer(rebasing: pct[(i * nTop)..<((i + 1) * nTop)])
@@ -125,6 +146,8 @@ struct QCPass {
                     }
                 }
                 notCounts[b] = anyNotCounts
+                if keep != nil { uAccs[th].sum.add(UnsafeBufferPointer(us)); uAccs[th].sq.add(UnsafeBufferPointer(uq)) }
+                guard genes else { continue }
                 accs[th].sum.add(UnsafeBufferPointer(gs))
                 // Detection counts tallied as Int32 (half the scattered bytes), added as Doubles.
                 for j in 0..<g { gnd[j] = Double(gn[j]) }
@@ -132,12 +155,17 @@ struct QCPass {
                 if squares { accs[th].sq.add(UnsafeBufferPointer(gq)) }
                 }
             }
-        }}}}}}
+        }}}}}}}
 
         // Exact sums: the same bits whatever the thread count, chunking or sharding.
         var acc = accs[0]
         for a in accs.dropFirst() { acc.sum.add(a.sum); acc.nz.add(a.nz); if squares { acc.sq.add(a.sq) } }
         exact = BlockStats.Sums(sum: acc.sum, squares: squares ? acc.sq : nil, nonzero: acc.nz)
+        if keep != nil {
+            var u = uAccs[0]
+            for a in uAccs.dropFirst() { u.sum.add(a.sum); u.sq.add(a.sq) }
+            unlogged = BlockStats.Sums(sum: u.sum, squares: u.sq, nonzero: ExactSums(count: 0))
+        }
         var topPercent: [(n: Int, pct: [Double])] = []
         for (t, k) in tops.enumerated() { topPercent.append((k, (0..<n).map { pct[$0 * nTop + t] })) }
         cells = QC.CellMetrics(nGenes: Array(nnz), total: Array(total), totalMito: Array(mt), topPercent: topPercent)
@@ -145,44 +173,6 @@ struct QCPass {
         geneNonzero = acc.nz.values.map { Int($0) }
         geneSquares = squares ? acc.sq.values : nil
         isCounts = !notCounts.contains(true)
-    }
-
-    struct RowSweep {
-        var total = 0.0, nonzero = 0, mito = 0.0, nBig = 0
-        var nonInteger = false, negative = false, huge = false
-    }
-
-    /// One row's values into its totals and the gene partials. A function of its own so that
-    /// the compiler keeps the pointers in registers (inlined into the block loop, they spilled).
-    @inline(never)
-    static func sweepRow(_ lo: Int, _ hi: Int, rowBase: Int, val: UnsafePointer<Float>, ind: UnsafePointer<Int32>,
-                         isMito: UnsafePointer<Bool>, gs: UnsafeMutablePointer<Double>, gn: UnsafeMutablePointer<Int32>,
-                         gq: UnsafeMutablePointer<Double>, squares: Bool, hist: UnsafeMutablePointer<Int32>,
-                         scratch: UnsafeMutablePointer<Float>) -> RowSweep {
-        var t = 0.0, c = 0, m = 0.0
-        var nonInteger = false, negative = false, huge = false
-        var nBig = 0
-        for p in lo..<hi {
-            let v = val[p]
-            let j = Int(ind[p - rowBase])
-            let d = Double(v)
-            t += d
-            gs[j] += d
-            if v != 0 { c += 1; gn[j] &+= 1 }
-            if isMito[j] { m += d }
-            if squares { gq[j] += Double(v * v) }
-            if v.rounded(.towardZero) == v {
-                if v >= 0 && v < Float(QCPass.histogramSize) {
-                    hist[Int(v)] &+= 1
-                } else {
-                    if v < 0 { negative = true }
-                    if abs(v) <= QCPass.exactLimit { scratch[nBig] = v; nBig += 1 } else { huge = true }
-                }
-            } else {
-                nonInteger = true
-            }
-        }
-        return RowSweep(total: t, nonzero: c, mito: m, nBig: nBig, nonInteger: nonInteger, negative: negative, huge: huge)
     }
 
     /// Top-N shares of a row of integers below 2²⁴: small values come from their histogram, the

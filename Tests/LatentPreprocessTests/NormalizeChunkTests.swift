@@ -34,7 +34,33 @@ final class NormalizeChunkTests: XCTestCase {
         c.targetSum = 1e4; c.hvg = 30; c.hvgFlavor = .cellRanger; c.minCounts = 40; c.scale = .minmax
         var d = NormalizeParameters()
         d.method = .log1p; d.scale = .zscore
-        return [("seurat", a), ("seurat_v3+zscore", b), ("cell_ranger+minmax", c), ("log1p+zscore", d)]
+        // seurat after total with its moments in the counts pass (cells filtered), and in a pass
+        // of its own (--min-cells with --target-sum).
+        var e = NormalizeParameters()
+        e.hvg = 25; e.minCounts = 30
+        var f = NormalizeParameters()
+        f.hvg = 25; f.minCells = 40; f.targetSum = 1e3
+        return [("seurat", a), ("seurat_v3+zscore", b), ("cell_ranger+minmax", c), ("log1p+zscore", d),
+                ("seurat in the counts pass", e), ("seurat in its own pass", f)]
+    }
+
+    /// Values that are not counts: the streamed run takes seurat's moments from the log round
+    /// trip in a pass of its own (started again when the counts pass finds them), as in memory.
+    func testSeuratOnValuesThatAreNotCountsStreamsWithItsOwnPass() throws {
+        var ds = counts()
+        if case .sparse(var m) = ds.X { m.values = m.values.map { $0 * 0.37 }; ds.X = .sparse(m) }
+        var p = NormalizeParameters()
+        p.hvg = 25
+        XCTAssertEqual(p.passes, [.counts])
+        let whole = try NormalizeStage.run(ds, p, file: "x", threads: 1).dataset
+        let out = try NormalizeStage.runInChunks(ds, p, file: "x", threads: 2, plan: [0..<1024, 1024..<2048, 2048..<3000])
+        assertSame(out.dataset, whole, "non-counts")
+        XCTAssertTrue(out.notes.contains { $0.contains("pass of their own") }, "\(out.notes)")
+        // A shard applied with the counts pass only is refused with what to do.
+        let s0 = try NormalizeStage.run(ds, p, file: "s0", mapStats: true).stats!
+        XCTAssertThrowsError(try NormalizeStage.run(ds, p, file: "s0", globals: [s0])) { e in
+            XCTAssertTrue("\(e)".contains("--input-type linear"), "\(e)")
+        }
     }
 
     func assertSame(_ x: Dataset, _ y: Dataset, _ what: String) {
@@ -59,6 +85,13 @@ final class NormalizeChunkTests: XCTestCase {
     }
 
     func testPassesFollowTheOptions() {
+        var s = NormalizeParameters()
+        s.hvg = 100
+        XCTAssertEqual(s.passes, [.counts], "seurat's moments are summed from counts in the counts pass")
+        s.minCells = 3
+        XCTAssertEqual(s.passes, [.counts, .totals], "… or in the totals pass")
+        s.inputType = .linear
+        XCTAssertEqual(s.passes, [.counts, .totals, .hvg], "… but not from values that are not counts")
         var p = NormalizeParameters()
         XCTAssertEqual(p.passes, [.counts], "without --min-cells the counts pass lists the totals")
         p.minCells = 3

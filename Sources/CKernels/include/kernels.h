@@ -62,4 +62,6 @@ void lk_unshuffle(const uint8_t *src, size_t elems, size_t from, size_t to, size
 /// `out` contiguously. The byte-by-byte loop cost streamed reads more than the inflate did.
 void lk_unshuffle4(const unsigned char *src, size_t elems, size_t from, size_t to, unsigned char *out);
 
+#include "qc_sweep.h"
+
 #endif

@@ -4,7 +4,7 @@ import LatentPreprocess
 /// `normalize`: QC, filters, normalisation, HVGs, scaling → normalized.h5ad.
 enum NormalizeStageAdapter: StageAdapter {
     static let type = "normalize"
-    static let version = 1
+    static let version = 2     // 2: seurat after total takes its moments from the counts (HVG.Unlogged): other last bits in var
     static let usesSeed = false
     static let parameters = [
         ParameterSpec("method", .choice(NormalizeParameters.Method.allCases.map(\.rawValue)), default: .string("total")),
