@@ -166,10 +166,21 @@ public enum Normalize {
     }
 }
 
-/// The median (mean of the two middle values for an even count); nil when empty.
+/// The median (mean of the two middle values for an even count); nil when empty. By selection
+/// in linear time: a streamed normalize takes it of every cell's total (1.3 M) for each chunk.
 public func median(_ values: [Double]) -> Double? {
     if values.isEmpty { return nil }
-    let s = values.sorted()
-    let m = s.count / 2
-    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+    var a = values
+    let n = a.count, m = n / 2
+    return a.withUnsafeMutableBufferPointer { b -> Double in
+        // The n − m largest first: the smallest of them is the m-th smallest value, and the
+        // largest of the rest the (m − 1)-th.
+        selectLargest(b, n - m)
+        var upper = b[0]
+        for i in 1..<(n - m) { upper = Swift.min(upper, b[i]) }
+        if n % 2 == 1 { return upper }
+        var lower = b[n - m]
+        for i in (n - m)..<n { lower = Swift.max(lower, b[i]) }
+        return (lower + upper) / 2
+    }
 }

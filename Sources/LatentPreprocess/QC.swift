@@ -49,7 +49,7 @@ public enum QC {
 
 /// Moves the `k` largest values to the front (in no order): Hoare-partition quickselect with a
 /// median-of-three pivot, O(count) on average.
-func selectLargest(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) {
+func selectLargest<T: Comparable>(_ a: UnsafeMutableBufferPointer<T>, _ k: Int) {
     var lo = 0, hi = a.count - 1
     guard k > 0 && k < a.count else { return }
     while lo < hi {

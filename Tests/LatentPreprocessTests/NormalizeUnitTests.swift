@@ -15,6 +15,19 @@ final class NormalizeUnitTests: XCTestCase {
         switch x { case .dense(let d): d.values; case .sparse(let s): s.densified().values }
     }
 
+    func testMedianBySelectionEqualsTheSortedMiddle() {
+        var rng = SplitMix64(seed: 11)
+        for n in [1, 2, 3, 4, 5, 10, 101, 1000, 1001] {
+            for distinct in [2, 7, 1_000_000] {
+                let v = (0..<n).map { _ in Double(rng.next() % UInt64(distinct)) * 0.37 - 5 }
+                let s = v.sorted()
+                let want = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+                XCTAssertEqual(median(v), want, "n \(n), \(distinct) distinct values")
+            }
+        }
+        XCTAssertNil(median([]))
+    }
+
     func testTotalScalesToMedianThenLog1p() throws {
         // Totals 10, 20, 40: median 20, so row 0 doubles and row 2 halves before log1p.
         let ds = dataset([[4, 6, 0], [10, 0, 10], [0, 20, 20]])
