@@ -151,6 +151,43 @@ public enum RowChunking {
     }
 }
 
+/// Reads chunks in an order known in advance — a streamed stage's passes, each over the same
+/// plan — the next one on a background queue while the caller works on this one, so a file's
+/// decompression overlaps the stage's serial parts across chunk and pass boundaries alike. A
+/// range asked out of order is read at once, and the order resumes after it. At most two chunks
+/// are in memory; `finish()` waits for a read in flight (before an error unwinds, see `forEach`).
+public final class PrefetchingReader<S: MatrixSource>: @unchecked Sendable {
+    private let source: S
+    private let order: [Range<Int>]
+    private var next = 0
+    private var pending: (range: Range<Int>, read: Prefetch<S>)?
+    private let queue = DispatchQueue(label: "latent.prefetch")
+
+    public init(_ source: S, order: [Range<Int>]) {
+        self.source = source
+        self.order = order
+    }
+
+    public func read(_ r: Range<Int>) throws -> MatrixData {
+        let data: MatrixData
+        if let p = pending, p.range == r {
+            pending = nil
+            data = try p.read.wait()
+        } else {
+            finish()
+            data = try source.read(r)
+        }
+        if let k = order[next...].firstIndex(of: r) { next = k + 1 }
+        if next < order.count { pending = (order[next], Prefetch(source: source, range: order[next], queue: queue)) }
+        return data
+    }
+
+    public func finish() {
+        if let p = pending { _ = try? p.read.wait() }
+        pending = nil
+    }
+}
+
 /// One chunk being read on a background queue.
 private final class Prefetch<S: MatrixSource>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)

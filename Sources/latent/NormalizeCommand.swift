@@ -170,14 +170,17 @@ struct NormalizeCommand: ParsableCommand {
            (try? H5AD.layerNames(input))?.isEmpty == true {
             let ann = try H5AD.readAnnotations(input, warnings: &warnings)
             warnings.forEach(global.note)
-            let plan = RowChunking.plan(source, maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry, share: 1))
+            // The next chunk's counts (value and index) are read while this one is worked on.
+            let plan = RowChunking.plan(source, maxStored: budget.chunkEntries(bytesPerEntry: NormalizeStage.bytesPerStoredEntry + 8, share: 1))
             global.note("\(input): streaming in \(plan.count) chunks of at most \(budget.description) (--memory)")
+            let reader = PrefetchingReader(source, order: Array(repeating: plan, count: p.passes.count + 1).flatMap { $0 })
+            defer { reader.finish() }
             // Each normalised chunk's X and layers go to the file's spool as they come; only obs
             // and obsm rows stay in memory. The file is the bytes H5AD.write gives the stack.
             var writer: H5ADStreamWriter? = nil
             var rowParts: [Dataset] = []
             let notes = try NormalizeStage.runStreamed(p, file: input, threads: run.threads, plan: plan, chunk: { r in
-                var d = Dataset(X: try source.read(r), obs: ann.obs.subset(Array(r)), var: ann.var)
+                var d = Dataset(X: try reader.read(r), obs: ann.obs.subset(Array(r)), var: ann.var)
                 for k in ann.obsm.keys { d.obsm[k] = ann.obsm[k]!.subset(rows: Array(r)) }
                 d.varm = ann.varm
                 d.uns = ann.uns

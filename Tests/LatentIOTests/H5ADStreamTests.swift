@@ -101,6 +101,22 @@ final class H5ADStreamTests: XCTestCase {
         }
     }
 
+    /// The reader that normalize's passes use: chunks in the announced order come from the read
+    /// ahead, a range asked out of order is read at once, and the order resumes after it.
+    func testPrefetchingReaderGivesEachRangeInAnyOrder() throws {
+        let ds = Self.dataset(rows: 2100, cols: 300, density: 0.5)
+        let path = dir + "/prefetch.h5ad"
+        try H5AD.write(ds, to: path, compression: Compression(level: 2, threads: 2))
+        let src = try H5ADMatrixSource(path: path)
+        let mem = InMemorySource(ds.X)
+        let plan = [0..<1024, 1024..<2048, 2048..<2100]
+        let reader = PrefetchingReader(src, order: plan + plan)
+        defer { reader.finish() }
+        for r in plan + [1024..<2048, 0..<1024, 5..<700] + plan + plan {
+            XCTAssertEqual(try reader.read(r), try mem.read(r), "rows \(r)")
+        }
+    }
+
     func testStreamedCopyThroughPrefetchEqualsOriginal() throws {
         // Source → writer with the prefetch thread reading while the main thread writes.
         let ds = Self.dataset(rows: 3000, cols: 200, density: 0.5)
