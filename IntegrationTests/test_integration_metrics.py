@@ -55,6 +55,12 @@ def test_scib_metrics_and_subspaces_from_the_command_line(emb, tmp_path):
     t2 = table(out2)
     assert t2[("pcr_batch_unintegrated", "all")] == pytest.approx(ref["pcr_batch_unintegrated"], abs=1e-4)
     assert ("scib_total", "all") not in t2  # no labels, no aggregate
+    # X is read from the file through the streamed PCA, in row chunks within --memory (an atlas
+    # never sits in memory whole; chunk invariance itself: PCAStreamTests): a tiny budget gives
+    # the same table
+    out4 = tmp_path / "m4.tsv"
+    latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "sample", "--memory", "20K", "-o", out4, "-q", check=True)
+    assert out4.read_bytes() == out2.read_bytes()
     # same command, same bytes
     out3 = tmp_path / "m3.tsv"
     latent("metrics", emb, "--key", "obsm/X_vae", "--batch", "obs/sample", "--labels", "cell_type",

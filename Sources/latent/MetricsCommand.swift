@@ -79,6 +79,8 @@ struct MetricsCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output TSV path, or - for stdout.")
     var output: String
 
+    @OptionGroup var memory: MemoryOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -101,7 +103,8 @@ struct MetricsCommand: ParsableCommand {
             global.note("summarised \(out.files.count) metrics tables")
         } else {
             let input = inputs[0]
-            let ds = try readModelInput(input, global)
+            // X is read only for PCR's PCA of the unintegrated data, in chunks within --memory.
+            let (ds, xSource) = try readAnnotationsInput(input, global)
             let codes = try Metrics.codes(ds, key: key!, file: input)
             let cols = factors?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
             let fs = try Metrics.factors(ds, columns: cols, file: input)
@@ -115,9 +118,10 @@ struct MetricsCommand: ParsableCommand {
             var ip = Metrics.IntegrationParameters()
             ip.seed = run.seed
             ip.kmeansStarts = kmeansStarts
-            let ref = try reference.map { try readModelInput($0, global) }
-            rows += try Metrics.integration(ds, key: key!, request: request, reference: ref, parameters: ip,
-                                            threads: run.threads, file: input, note: { global.note("\(input): \($0)") })
+            let ref = try reference.map { try readAnnotationsInput($0, global) }
+            rows += try Metrics.integration(ds, key: key!, request: request, reference: ref?.dataset, parameters: ip,
+                                            threads: run.threads, file: input, note: { global.note("\(input): \($0)") },
+                                            xSource: ref?.X ?? xSource, budget: memory.budget)
             try AtomicOutput.write(Data(Metrics.tsv(rows, run: Metrics.runLabel(ds, key: key!)).utf8), to: output)
             let score = { (m: String) in rows.first { $0.metric == m && $0.factor == "all" }.map { String(format: "%.3f", $0.value) } ?? "NA" }
             if !fs.isEmpty || request.isEmpty {

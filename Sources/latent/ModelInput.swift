@@ -9,3 +9,18 @@ func readModelInput(_ input: String, _ global: GlobalOptions) throws -> Dataset 
     try Validate.finite(ds, file: input)
     return ds
 }
+
+/// Everything of an h5ad but its matrices, for a command that reads X (if at all) through a
+/// `MatrixSource` in row chunks: the returned dataset's X is an empty matrix of X's shape.
+func readAnnotationsInput(_ input: String, _ global: GlobalOptions) throws -> (dataset: Dataset, X: H5ADMatrixSource) {
+    var warnings: [String] = []
+    let a = try H5AD.readAnnotations(input, warnings: &warnings)
+    warnings.forEach(global.note)
+    let source = try H5ADMatrixSource(path: input)
+    var ds = Dataset(X: .sparse(SparseMatrix(rows: source.rows, cols: source.cols, indptr: [Int](repeating: 0, count: source.rows + 1),
+                                             indices: [], values: [])), obs: a.obs, var: a.var)
+    ds.obsm = a.obsm
+    ds.varm = a.varm
+    ds.uns = a.uns
+    return (ds, source)
+}

@@ -59,10 +59,13 @@ extension Metrics {
     }
 
     /// Integration and subspace rows for the codes under `key`. `reference` holds the
-    /// unintegrated data when it is another file (its cells in the same order).
+    /// unintegrated data when it is another file (its cells in the same order). `xSource`: the
+    /// reference's X read in row chunks within `budget`, as `latent pca` reads it (a file's, so
+    /// that an atlas never sits in memory whole), instead of the dataset's X.
     public static func integration(_ ds: Dataset, key: String, request r: IntegrationRequest, reference: Dataset? = nil,
                                    parameters p: IntegrationParameters = .init(), threads: Int = 1, file: String,
-                                   note: (String) -> Void = { _ in }) throws -> [Row] {
+                                   note: (String) -> Void = { _ in }, xSource: (any MatrixSource)? = nil,
+                                   budget: MemoryBudget = .machineDefault) throws -> [Row] {
         let x = Points(columns: try codes(ds, key: key, file: file))
         func factor(_ col: String?) throws -> Factor? {
             guard let col else { return nil }
@@ -84,10 +87,12 @@ extension Metrics {
             let refDS = reference ?? ds
             if let u = r.unintegrated {
                 pre = Points(columns: try codes(refDS, key: u, file: file))
-            } else if batch != nil, refDS.X.cols >= 2, refDS.X.rows == x.n {
-                let k = min(50, refDS.X.rows - 1, refDS.X.cols)
+            } else if batch != nil, case let src = xSource ?? InMemorySource(refDS.X), src.cols >= 2, src.rows == x.n {
+                let k = min(50, src.rows - 1, src.cols)
                 var rng = SeededRNG(seed: p.seed)
-                let pca = try PCA.fit(refDS.X, k: k, rng: &rng, threads: threads, file: file)
+                let chunks = PCAStage.chunking(src, budget: budget)
+                let pca = try PCA.fit(source: src, k: k, rng: &rng, threads: threads, maxStored: chunks.maxStored,
+                                      keepChunks: chunks.keep, file: file)
                 let s = pca.scores
                 pre = Points(n: s.rows, d: s.cols, values: s.values.map(Double.init))
                 note("PCR comparison against a \(k)-component PCA of X (give --unintegrated obsm/KEY for another reference)")
