@@ -136,6 +136,20 @@ def test_wide_data_uses_the_observation_side(tmp_path):
     np.testing.assert_allclose(a.varm["PCs"], ref.components_.T, atol=1e-3)
 
 
+def test_many_sparse_genes_beyond_memory_stream_randomized_passes(tmp_path):
+    """No Gram statistics (under 2 % dense) and more than --memory: block Krylov over the rows
+    of the file, agreeing with sklearn as the in-memory run does."""
+    skd = pytest.importorskip("sklearn.decomposition")
+    x = expression(n=3000, g=600, seed=9, density=0.015)
+    src = write(tmp_path / "s.h5ad", x, sparse=True)
+    a = pca(src, tmp_path / "p.h5ad", "--k", "5", "--memory", "100K")
+    assert "streamed passes" in a.uns["pca"]["params"]["method"]
+    ref = skd.PCA(n_components=5, svd_solver="full").fit(x.astype(np.float64))
+    np.testing.assert_allclose(a.uns["pca"]["variance_ratio"], ref.explained_variance_ratio_, rtol=1e-3)
+    cos = np.abs(np.sum(a.varm["PCs"] * ref.components_.T, axis=0))
+    assert np.all(cos >= 0.9999), cos
+
+
 def test_bad_inputs(data, tmp_path):
     x, src = data
     out = tmp_path / "o.h5ad"

@@ -56,6 +56,41 @@ final class PCAStreamTests: XCTestCase {
         assertSame(viaMatrix, try fit(InMemorySource(.dense(x)), maxStored: 1), "PCA.fit(MatrixData)")
     }
 
+    /// Sparse data with no Gram statistics (density under 2 %: direct Krylov passes) that do not
+    /// fit: randomized passes over the rows. The same bytes for any chunking and thread count;
+    /// the in-memory direct solver's components (|cos| ≥ 0.9999), variances and scores.
+    func testStreamedKrylovMatchesInMemoryForAnyChunkingAndThreads() throws {
+        var dense = Self.data(n: 2500, g: 300, seed: 5, density: 0.012)
+        for i in 0..<dense.rows where i % 7 == 0 { dense[i, i % 300] += 3 }
+        let x = MatrixData.sparse(SparseMatrix(dense: dense))
+        for center in [true, false] {
+            let whole = try fit(InMemorySource(x), solver: .randomized, center: center)
+            XCTAssertTrue(whole.method.contains("passes over"), whole.method)
+            let streamed = try fit(InMemorySource(x), maxStored: 3000, keep: false, solver: .randomized, center: center)
+            XCTAssertTrue(streamed.method.contains("streamed"), streamed.method)
+            XCTAssertTrue(streamed.converged)
+            for (maxStored, threads) in [(1, 1), (100_000, 2), (3000, 3)] {
+                let other = try fit(InMemorySource(x), maxStored: maxStored, keep: false, solver: .randomized, center: center,
+                                    threads: threads)
+                assertSame(other, streamed, "center \(center), maxStored \(maxStored), \(threads) threads")
+            }
+            for c in 0..<6 {
+                var dot = 0.0, na = 0.0, nb = 0.0
+                for j in 0..<300 {
+                    let a = Double(whole.loadings[j, c]), b = Double(streamed.loadings[j, c])
+                    dot += a * b; na += a * a; nb += b * b
+                }
+                XCTAssertGreaterThanOrEqual(abs(dot) / (na * nb).squareRoot(), 0.9999, "component \(c), center \(center)")
+                XCTAssertEqual(streamed.variance[c], whole.variance[c], accuracy: 1e-3 * whole.variance[c])
+                // Same sign convention, so the scores agree too.
+                for i in stride(from: 0, to: 2500, by: 97) {
+                    XCTAssertEqual(streamed.scores[i, c], whole.scores[i, c], accuracy: 1e-2 * (1 + abs(whole.scores[i, c])))
+                }
+            }
+            XCTAssertEqual(streamed.totalVariance, whole.totalVariance, accuracy: 1e-6 * whole.totalVariance)
+        }
+    }
+
     /// Shards cut on statistics blocks: their statistics merge (in any order) to the whole
     /// matrix's exactly, and fit + per-shard scores equal the single run's bytes.
     func testShardsMergeToTheSingleRun() throws {

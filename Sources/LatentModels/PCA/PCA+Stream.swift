@@ -51,7 +51,9 @@ extension PCA {
     /// Fits k components of the rows `source` yields, reading chunks of at most `maxStored`
     /// stored entries (the whole matrix in one chunk when it fits) with the next chunk read while
     /// this one is summed. With `keepChunks`, the chunks of pass 1 stay in memory for the scores
-    /// instead of being read again (the caller's budget allows the whole matrix).
+    /// instead of being read again (the caller's budget allows the whole matrix). Data without
+    /// Gram statistics (many genes, or wide) are read whole when `keepChunks` says they fit, else
+    /// fitted by randomized passes over the rows (`streamedKrylov`; not with `.exact`).
     public static func fit(source: some MatrixSource, k: Int, solver: Solver = .auto, center: Bool = true,
                            options: Options = Options(), rng: inout SeededRNG, threads: Int = 1,
                            maxStored: Int = .max, keepChunks: Bool = true, file: String? = nil,
@@ -61,7 +63,11 @@ extension PCA {
         let density = Double(source.storedCount(0..<n)) / max(1, Double(n) * Double(g))
         guard usesStatistics(rows: n, cols: g, k: k, solver: solver, isSparse: source.isSparse, density: density, options: options) else {
             // Wide data (the cell Gram) or many sparse genes (direct Krylov passes): the whole
-            // matrix in memory.
+            // matrix in memory when it fits, else randomized passes over the rows.
+            if !keepChunks && solver != .exact {
+                return try streamedKrylov(source: source, k: k, center: center, options: options, rng: &rng, threads: threads,
+                                          maxStored: maxStored, file: file)
+            }
             return try fitInMemory(try source.read(0..<n), k: k, solver: solver, center: center, options: options,
                                    rng: &rng, threads: threads, file: file)
         }

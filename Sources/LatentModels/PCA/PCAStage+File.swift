@@ -25,13 +25,14 @@ extension PCAStage {
         let options = PCA.Options(oversampling: p.oversampling, tolerance: p.tol)
         let stored = source.storedCount(0..<source.rows)
         let density = Double(stored) / max(1, Double(source.rows) * Double(source.cols))
-        if statistics == nil && !plan.keep
+        if statistics == nil && !plan.keep && p.solver == .exact
             && !PCA.usesStatistics(rows: source.rows, cols: source.cols, k: p.k, solver: p.solver, isSparse: source.isSparse,
                                    density: density, options: options) {
-            // Direct Krylov passes (many sparse genes) and the cell Gram (wide data) need X whole.
+            // The exact solver on the cell Gram (wide data) needs X whole; the randomized one
+            // streams its passes over the rows.
             let gib = Double(stored * (source.isSparse ? 8 : 4)) / Double(1 << 30)
             throw LatentError.badInput(file, "X", "PCA of \(source.rows) × \(source.cols) with these options needs X in memory (\((gib * 10).rounded() / 10) GiB), more than --memory \(budget.description) allows",
-                                       hint: "select genes first (latent normalize --hvg 2000), or raise --memory")
+                                       hint: "use --solver randomized (or auto), or raise --memory")
         }
         let r: PCA.Result
         if let statistics {
