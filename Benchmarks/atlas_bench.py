@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "Benchmarks" / "results" / "atlas.md"))
     ap.add_argument("--small", action="store_true", help="20,000 cells, results not written to --out")
     ap.add_argument("--keep", action="store_true", help="keep the simulated files")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use a counts file already in --work (same --cells/--genes, seed 1) instead of simulating it again")
     args = ap.parse_args()
     if args.small:
         args.cells = [20_000]
@@ -90,8 +92,9 @@ def main():
     for n in args.cells:
         counts, norm, pca = work / f"counts_{n}.h5ad", work / f"norm_{n}.h5ad", work / f"pca_{n}.h5ad"
         steps = {}
-        steps["simulate"] = measured([bin_, "simulate", "--profile", "atlas", "--cells", n, "--genes", args.genes,
-                                      "--seed", 1, "-o", counts, "-q", *t])
+        if not (args.reuse and counts.exists()):
+            steps["simulate"] = measured([bin_, "simulate", "--profile", "atlas", "--cells", n, "--genes", args.genes,
+                                          "--seed", 1, "-o", counts, "-q", *t])
         steps["normalize + HVG"] = measured([bin_, "normalize", counts, "--hvg", 2000, "--memory", args.memory,
                                              "-o", norm, *t])
         steps["pca (k = 50)"] = measured([bin_, "pca", norm, "--k", 50, "--memory", args.memory, "-o", pca, "-q", *t])
