@@ -185,12 +185,26 @@ NB_INLINE double sum8(const double *restrict v, size_t n) {
 NB_INLINE double nb_softplus(double z, double e) { return fmax(z, 0.0) + nb_log1p_unit(e); }
 NB_INLINE double nb_sigmoid(double z, double e) { return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
 
+// log x! for integer counts below NB_FACT (the loss's log Γ(x + 1)), from the kernel's own
+// lgamma so that it is the same on every machine; filled once when the library loads.
+#define NB_FACT 1024
+static double nb_log_factorial[NB_FACT];
+__attribute__((constructor)) static void nb_fill_log_factorial(void) {
+    for (int k = 0; k < NB_FACT; k++) nb_log_factorial[k] = lk_lgamma_f64((double)k + 1.0);
+}
+
 // The row, specialised by the compiler for NB/ZINB and forward/backward (zi, bwd constant).
+// Pass 1 (every gene, vectorised) computes everything but the log Γ/ψ terms, which only nonzero
+// counts have (most entries of single-cell data are 0): their genes are listed (pass 2), their
+// log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) computed over the list through gathers
+// (pass 3), and added in (pass 4), so no lane spends the shift loop on a zero count.
 NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const float *restrict x, size_t g,
                         const float *restrict lt, const double *restrict theta, const double *restrict lgt,
                         const double *restrict dgt, double lib, double scale, float *restrict dy,
                         float *restrict dpi, double *restrict dlt, double *restrict scratch, const int zi, const int bwd) {
     double *restrict ex = scratch, *restrict ll = scratch + g, *restrict aa = scratch + 2 * g;
+    double *restrict dth = scratch + 3 * g, *restrict gl = scratch + 4 * g, *restrict gd = scratch + 5 * g;
+    int32_t *restrict idx = (int32_t *)(scratch + 6 * g);        // 2·g int32 in g doubles
     // log-softmax normaliser: the row maximum (exact, any order), then Σ e^{y − max} in 8 lanes.
     float mxf = -INFINITY;
     for (size_t j = 0; j < g; j++) mxf = fmaxf(mxf, y[j]);
@@ -204,13 +218,10 @@ NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const
         int pos = xv > 0.0;
         double tm = th + mu, inv = 1.0 / tm, L = nb_log(tm);
         double c = th * (l - L);                                   // θ·log(θ/(θ+μ))
-        double lgxt, dgxt;
-        nb_lgamma_digamma(xv + th, &lgxt, &dgxt);
-        double lgx1 = nb_lgamma(xv + 1.0);
-        double nbLL = ((lgxt - lgt[j]) - lgx1) + c + xv * (logMu - L);
-        // dLoss/dθ and dLoss/d log μ; for x > 0 the latter as μ(x + θ)/(θ + μ) − x, which
-        // stays finite when μ underflows (μ·(… − x/μ) would be 0·∞).
-        double dTheta = -((pos ? dgxt - dgt[j] : 0.0) + (l - L) + (mu - xv) * inv);
+        double rest = c + xv * (logMu - L);                        // NB log p but the log Γ terms
+        // dLoss/dθ but the ψ terms, and dLoss/d log μ; for x > 0 the latter as
+        // μ(x + θ)/(θ + μ) − x, which stays finite when μ underflows (μ·(… − x/μ) would be 0·∞).
+        double dTheta = -((l - L) + (mu - xv) * inv);
         double a = mu * (xv + th) * inv - xv;
         double lv;
         if (zi) {
@@ -220,7 +231,7 @@ NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const
             double lq = nb_log1p_unit(eq);                          // shared by softplus(±q)
             double spq = fmax(q, 0.0) + lq, spmq = fmax(-q, 0.0) + lq;
             double w = nb_sigmoid(z, ez), sq = nb_sigmoid(q, eq), smq = nb_sigmoid(-q, eq);
-            lv = pos ? nbLL - spq : nb_softplus(z, ez) - spmq;
+            lv = pos ? rest - spq : nb_softplus(z, ez) - spmq;
             if (bwd) {
                 a = pos ? a : w * a;
                 dTheta = pos ? dTheta : w * dTheta;
@@ -228,18 +239,54 @@ NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const
                 dpi[j] = (float)(scale * dP);
             }
         } else {
-            lv = pos ? nbLL : c;
+            lv = pos ? rest : c;
         }
         ll[j] = lv;
         if (bwd) {
             aa[j] = a;
-            dlt[j] += scale * th * dTheta;
+            dth[j] = dTheta;
         }
+    }
+    // Pass 2: nonzero counts, integers in the log x! table from the front of idx, the others
+    // (non-integer or large) from the back. Branch-free: every j is written, the count decides.
+    size_t na = 0, nb = 0;
+    int32_t *restrict back = idx + 2 * g - 1;
+    for (size_t j = 0; j < g; j++) {
+        float v = x[j];
+        int pos = v > 0.0f, tab = pos && v < (float)NB_FACT && v == floorf(v);
+        idx[na] = (int32_t)j;
+        na += tab;
+        back[-(ptrdiff_t)nb] = (int32_t)j;
+        nb += pos & !tab;
+    }
+    // Pass 3: log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) over the listed genes.
+    for (size_t k = 0; k < na; k++) {
+        int32_t j = idx[k];
+        double xv = (double)x[j], lg, dg;
+        nb_lgamma_digamma(xv + theta[j], &lg, &dg);
+        gl[k] = (lg - lgt[j]) - nb_log_factorial[(int32_t)x[j]];
+        gd[k] = dg - dgt[j];
+    }
+    for (size_t k = 0; k < nb; k++) {
+        int32_t j = back[-(ptrdiff_t)k];
+        double xv = (double)x[j], lg, dg;
+        nb_lgamma_digamma(xv + theta[j], &lg, &dg);
+        gl[na + k] = (lg - lgt[j]) - nb_lgamma(xv + 1.0);
+        gd[na + k] = dg - dgt[j];
+    }
+    // Pass 4: added in.
+    for (size_t k = 0; k < na + nb; k++) {
+        int32_t j = k < na ? idx[k] : back[-(ptrdiff_t)(k - na)];
+        ll[j] = gl[k] + ll[j];
+        if (bwd) dth[j] = dth[j] - gd[k];
     }
     double total = sum8(ll, g);
     if (bwd) {
         double sumA = sum8(aa, g);
-        for (size_t j = 0; j < g; j++) dy[j] = (float)(scale * (aa[j] - ex[j] * invSe * sumA));
+        for (size_t j = 0; j < g; j++) {
+            dy[j] = (float)(scale * (aa[j] - ex[j] * invSe * sumA));
+            dlt[j] += scale * theta[j] * dth[j];
+        }
     }
     return -total;
 }
