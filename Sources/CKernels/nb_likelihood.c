@@ -6,8 +6,8 @@
 // The NB loss of a VAE step evaluates, per cell and gene, an exp and a log, and for every nonzero
 // count log Γ and ψ of x + θ: with glibc's scalar lgamma_r and a digamma that divides up to ten
 // times, that was most of an NB epoch. Here every function is branch-free Double arithmetic
-// (selects instead of branches, loops of fixed length) that clang vectorises, 8 lanes under
-// AVX-512 and 4 under AVX2. Each lane runs the same operations in the same order in both builds,
+// (selects instead of branches, loops of fixed length) that clang vectorises 8 lanes wide (one
+// AVX-512 register, two AVX2 ones). Each lane runs the same operations in the same order in both builds,
 // and every sum goes through 8 lanes written out in the source, so a result is the same on any
 // vector width and for any thread count (rows are independent).
 #if defined(__x86_64__) && defined(__linux__)
@@ -185,6 +185,22 @@ NB_INLINE double sum8(const double *restrict v, size_t n) {
 NB_INLINE double nb_softplus(double z, double e) { return fmax(z, 0.0) + nb_log1p_unit(e); }
 NB_INLINE double nb_sigmoid(double z, double e) { return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
 
+// For an integer count x ≤ n: log Γ(x + θ) − log Γ(θ) = log Π_{i<x}(θ + i) and
+// ψ(x + θ) − ψ(θ) = Σ_{i<x} 1/(θ + i) = P'/P, as one product, its derivative, one log and one
+// division (n masked steps, n a constant). No cancellation between two large log Γ values either.
+NB_INLINE void nb_rising(double th, double xv, const int n, double *lg, double *dg) {
+    double p = 1.0, dp = 0.0;
+#pragma clang loop unroll(full)
+    for (int i = 0; i < n; i++) {
+        int m = (double)i < xv;
+        double t = th + (double)i;
+        dp = m ? fma(dp, t, p) : dp;
+        p = m ? p * t : p;
+    }
+    *lg = nb_log(p);
+    *dg = dp / p;
+}
+
 // log x! for integer counts below NB_FACT (the loss's log Γ(x + 1)), from the kernel's own
 // lgamma so that it is the same on every machine; filled once when the library loads.
 #define NB_FACT 1024
@@ -195,25 +211,30 @@ __attribute__((constructor)) static void nb_fill_log_factorial(void) {
 
 // The row, specialised by the compiler for NB/ZINB and forward/backward (zi, bwd constant).
 // Pass 1 (every gene, vectorised) computes everything but the log Γ/ψ terms, which only nonzero
-// counts have (most entries of single-cell data are 0): their genes are listed (pass 2), their
-// log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) computed over the list through gathers
-// (pass 3), and added in (pass 4), so no lane spends the shift loop on a zero count.
+// counts have (most entries of single-cell data are 0): their genes are listed by count class
+// (pass 2), their log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) computed over each list
+// through gathers (pass 3), and added in (pass 4), so no lane does work for a zero count and
+// the small counts most entries have take a short product instead of two log Γ.
 NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const float *restrict x, size_t g,
                         const float *restrict lt, const double *restrict theta, const double *restrict lgt,
                         const double *restrict dgt, double lib, double scale, float *restrict dy,
                         float *restrict dpi, double *restrict dlt, double *restrict scratch, const int zi, const int bwd) {
     double *restrict ex = scratch, *restrict ll = scratch + g, *restrict aa = scratch + 2 * g;
     double *restrict dth = scratch + 3 * g, *restrict gl = scratch + 4 * g, *restrict gd = scratch + 5 * g;
-    int32_t *restrict idx = (int32_t *)(scratch + 6 * g);        // 2·g int32 in g doubles
+    int32_t *restrict idx = (int32_t *)(scratch + 6 * g);        // 3·g int32 in 1.5·g doubles
+    int32_t *restrict cls = idx + 3 * g;                           // g int32 in 0.5·g doubles
     // log-softmax normaliser: the row maximum (exact, any order), then Σ e^{y − max} in 8 lanes.
     float mxf = -INFINITY;
     for (size_t j = 0; j < g; j++) mxf = fmaxf(mxf, y[j]);
     double mx = (double)mxf;
+    #pragma clang loop vectorize(enable) vectorize_width(8)
     for (size_t j = 0; j < g; j++) ex[j] = nb_exp((double)y[j] - mx);
     double se = sum8(ex, g);
-    double lse = mx + nb_log(se), invSe = 1.0 / se, logLib = nb_log(lib);
+    double lse = mx + nb_log(se), invSe = 1.0 / se, logLib = nb_log(lib), libInvSe = lib * invSe;
+    #pragma clang loop vectorize(enable) vectorize_width(8)
     for (size_t j = 0; j < g; j++) {
-        double logMu = logLib + ((double)y[j] - lse), mu = nb_exp(logMu);
+        // μ = ℓ·ρ from the normaliser's own exponentials (no second exp); log μ for x·log μ.
+        double logMu = logLib + ((double)y[j] - lse), mu = libInvSe * ex[j];
         double th = theta[j], l = (double)lt[j], xv = (double)x[j];
         int pos = xv > 0.0;
         double tm = th + mu, inv = 1.0 / tm, L = nb_log(tm);
@@ -246,37 +267,53 @@ NB_INLINE double nb_row(const float *restrict y, const float *restrict pi, const
             aa[j] = a;
             dth[j] = dTheta;
         }
+        // The count's class for pass 2: 0 zero, 1 an integer ≤ 4, 2 an integer ≤ 16 (both with
+        // θ ≤ 1e15, so that their products stay finite), 3 any other.
+        int direct = xv == floor(xv) && th <= 1e15;
+        cls[j] = pos ? (direct && xv <= 4.0 ? 1 : direct && xv <= 16.0 ? 2 : 3) : 0;
     }
-    // Pass 2: nonzero counts, integers in the log x! table from the front of idx, the others
-    // (non-integer or large) from the back. Branch-free: every j is written, the count decides.
-    size_t na = 0, nb = 0;
-    int32_t *restrict back = idx + 2 * g - 1;
+    // Pass 2: the nonzero counts in three lists by class, branch-free (every list gets j
+    // written, the class decides which count moves). Small integer counts take the rising
+    // factorial directly, the rest log Γ and ψ.
+    size_t n0 = 0, n1 = 0, n2 = 0;
+    int32_t *restrict idx1 = idx + g, *restrict idx2 = idx + 2 * g;
     for (size_t j = 0; j < g; j++) {
-        float v = x[j];
-        int pos = v > 0.0f, tab = pos && v < (float)NB_FACT && v == floorf(v);
-        idx[na] = (int32_t)j;
-        na += tab;
-        back[-(ptrdiff_t)nb] = (int32_t)j;
-        nb += pos & !tab;
+        int32_t c = cls[j];
+        idx[n0] = (int32_t)j;
+        n0 += c == 1;
+        idx1[n1] = (int32_t)j;
+        n1 += c == 2;
+        idx2[n2] = (int32_t)j;
+        n2 += c == 3;
     }
-    // Pass 3: log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) over the listed genes.
-    for (size_t k = 0; k < na; k++) {
+    // Pass 3: log Γ(x + θ) − log Γ(θ) − log x! and ψ(x + θ) − ψ(θ) over the lists.
+    #pragma clang loop vectorize(enable) vectorize_width(8)
+    for (size_t k = 0; k < n0; k++) {
         int32_t j = idx[k];
         double xv = (double)x[j], lg, dg;
-        nb_lgamma_digamma(xv + theta[j], &lg, &dg);
-        gl[k] = (lg - lgt[j]) - nb_log_factorial[(int32_t)x[j]];
-        gd[k] = dg - dgt[j];
+        nb_rising(theta[j], xv, 4, &lg, &dg);
+        gl[k] = lg - nb_log_factorial[(int32_t)x[j]];
+        gd[k] = dg;
     }
-    for (size_t k = 0; k < nb; k++) {
-        int32_t j = back[-(ptrdiff_t)k];
+    #pragma clang loop vectorize(enable) vectorize_width(8)
+    for (size_t k = 0; k < n1; k++) {
+        int32_t j = idx1[k];
+        double xv = (double)x[j], lg, dg;
+        nb_rising(theta[j], xv, 16, &lg, &dg);
+        gl[n0 + k] = lg - nb_log_factorial[(int32_t)x[j]];
+        gd[n0 + k] = dg;
+    }
+    #pragma clang loop vectorize(enable) vectorize_width(8)
+    for (size_t k = 0; k < n2; k++) {
+        int32_t j = idx2[k];
         double xv = (double)x[j], lg, dg;
         nb_lgamma_digamma(xv + theta[j], &lg, &dg);
-        gl[na + k] = (lg - lgt[j]) - nb_lgamma(xv + 1.0);
-        gd[na + k] = dg - dgt[j];
+        gl[n0 + n1 + k] = (lg - lgt[j]) - nb_lgamma(xv + 1.0);
+        gd[n0 + n1 + k] = dg - dgt[j];
     }
     // Pass 4: added in.
-    for (size_t k = 0; k < na + nb; k++) {
-        int32_t j = k < na ? idx[k] : back[-(ptrdiff_t)(k - na)];
+    for (size_t k = 0; k < n0 + n1 + n2; k++) {
+        int32_t j = k < n0 ? idx[k] : k < n0 + n1 ? idx1[k - n0] : idx2[k - n0 - n1];
         ll[j] = gl[k] + ll[j];
         if (bwd) dth[j] = dth[j] - gd[k];
     }

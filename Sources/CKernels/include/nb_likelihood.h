@@ -22,7 +22,7 @@ void lk_nb_dispersion_f32(const float *lt, size_t n, double *theta, double *lgt,
 /// y: decoder logits (ρ = softmax(y)), pi: dropout logits, x: counts, lt/theta/lgt/dgt: the
 /// cell's row of dispersion terms (lk_nb_dispersion_f32), lib: the cell's total count.
 /// With dy non-NULL (backward): dy = scale·dLoss/dy, dpi = scale·dLoss/dπ (ZINB), and
-/// dlt[j] += scale·θ·dLoss/dθ. scratch holds 7·g doubles. Sums run over 8 fixed lanes, so
+/// dlt[j] += scale·θ·dLoss/dθ. scratch holds 8·g doubles. Sums run over 8 fixed lanes, so
 /// the result does not depend on the vector width the machine has.
 double lk_nb_row_f32(const float *y, const float *pi, const float *x, size_t g,
                      const float *lt, const double *theta, const double *lgt, const double *dgt,

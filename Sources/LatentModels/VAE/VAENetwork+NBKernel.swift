@@ -23,7 +23,7 @@ extension VAENetwork {
         let table = UnsafeMutablePointer<Double>.allocate(capacity: 3 * n)
         let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: nBlocks)
         let dtPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: backward ? nBlocks * n : 0)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: nBlocks * 7 * g)
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: nBlocks * 8 * g)
         defer { table.deallocate(); partial.deallocate(); dtPart.deallocate(); scratch.deallocate() }
         if backward { dtPart.initialize(repeating: 0) }
         lk_nb_dispersion_f32(lt0, n, table, table + n, table + 2 * n)
@@ -40,7 +40,7 @@ extension VAENetwork {
                 let theta: UnsafePointer<Double> = UnsafePointer(table + group)
                 let lgt: UnsafePointer<Double> = UnsafePointer(table + (n + group))
                 let dgt: UnsafePointer<Double> = UnsafePointer(table + (2 * n + group))
-                let work: UnsafeMutablePointer<Double> = scratch + blk * 7 * g
+                let work: UnsafeMutablePointer<Double> = scratch + blk * 8 * g
                 total += lk_nb_row_f32(row, pi, x + r * g, g, lt0 + group, theta, lgt, dgt, Double(lib[r]), s,
                                        dRow, dPi, dt, work)
             }
