@@ -19,16 +19,15 @@ extension VAENetwork {
         let nGroups = groups.map { gp in (0..<rows).reduce(0) { max($0, gp[$1]) } + 1 } ?? 1
         let n = nGroups * g, blockRows = Self.lossBlockRows
         let nBlocks = (rows + blockRows - 1) / blockRows
-        // θ, log Γ(θ), ψ(θ) once per group and gene, not once per cell.
-        let table = UnsafeMutablePointer<Double>.allocate(capacity: 3 * n)
-        let partial = UnsafeMutableBufferPointer<Double>.allocate(capacity: nBlocks)
-        let dtPart = UnsafeMutableBufferPointer<Double>.allocate(capacity: backward ? nBlocks * n : 0)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: nBlocks * 8 * g)
-        defer { table.deallocate(); partial.deallocate(); dtPart.deallocate(); scratch.deallocate() }
-        if backward { dtPart.initialize(repeating: 0) }
+        // One buffer kept across steps (a fresh 0.7 MB each step came from mmap, page faults and
+        // all): θ, log Γ(θ), ψ(θ) once per group and gene (not once per cell), then per block its
+        // loss, its dispersion-gradient partials and the kernel's scratch.
+        let buffer = nbScratch.buffer(3 * n + nBlocks * (1 + n + 8 * g), of: Double.self)
+        let table = buffer, partial = buffer + 3 * n, dtPart = partial + nBlocks, scratch = dtPart + nBlocks * n
         lk_nb_dispersion_f32(lt0, n, table, table + n, table + 2 * n)
         let s = Double(scale)
         Runtime.parallelFor(nBlocks, threads: threads) { blk in
+            if backward { (dtPart + blk * n).update(repeating: 0, count: n) }
             var total = 0.0
             for r in (blk * blockRows)..<min(rows, (blk + 1) * blockRows) {
                 let group = groups.map { $0[r] * g } ?? 0
@@ -36,7 +35,7 @@ extension VAENetwork {
                 let pi: UnsafePointer<Float>? = zi ? row + g : nil
                 let dRow: UnsafeMutablePointer<Float>? = backward ? drow : nil
                 let dPi: UnsafeMutablePointer<Float>? = backward && zi ? drow + g : nil
-                let dt: UnsafeMutablePointer<Double>? = backward ? dtPart.baseAddress! + (blk * n + group) : nil
+                let dt: UnsafeMutablePointer<Double>? = backward ? dtPart + (blk * n + group) : nil
                 let theta: UnsafePointer<Double> = UnsafePointer(table + group)
                 let lgt: UnsafePointer<Double> = UnsafePointer(table + (n + group))
                 let dgt: UnsafePointer<Double> = UnsafePointer(table + (2 * n + group))
@@ -50,7 +49,7 @@ extension VAENetwork {
         for blk in 0..<nBlocks { total += partial[blk] }
         if backward {
             for blk in 0..<nBlocks {
-                let part = dtPart.baseAddress! + blk * n
+                let part = dtPart + blk * n
                 for k in 0..<n where part[k] != 0 { dt0[k] += T(part[k]) }
             }
         }

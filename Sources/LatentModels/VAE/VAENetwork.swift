@@ -69,6 +69,8 @@ public final class VAENetwork<T: NetScalar> {
     /// it with the Swift loop on the same network).
     var useNBKernel = true
     let tcScratch = Scratch(), tcScratchDouble = Scratch()
+    /// The NB/ZINB kernel's tables, partials and scratch (VAENetwork+NBKernel.swift).
+    let nbScratch = Scratch()
     let maxRows: Int
 
     // Minibatch buffers (maxRows × K unless noted).
