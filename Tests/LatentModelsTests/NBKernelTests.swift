@@ -110,14 +110,14 @@ final class NBKernelTests: XCTestCase {
     }
 
     func runStep(_ net: VAENetwork<Float>, _ x: [Float], _ counts: [Float], _ library: [Float], _ side: [Float],
-                 groups: Bool) -> (loss: Double, grads: [Float]) {
+                 groups: Bool, backward: Bool = true) -> (loss: Double, grads: [Float]) {
         net.parameters.zeroGrads()
         var rng = SeededRNG(seed: 99)
         let loss = x.withUnsafeBufferPointer { xp in counts.withUnsafeBufferPointer { tp in library.withUnsafeBufferPointer { lp in
             side.withUnsafeBufferPointer { sp in batchOf.withUnsafeBufferPointer { gp in
                 let cov = StepCovariates<Float>(side: sp.baseAddress!, groups: groups ? gp.baseAddress! : nil, cells: Array(0..<rows)[...])
                 return net.step(x: xp.baseAddress!, target: tp.baseAddress!, library: lp.baseAddress!, rows: rows,
-                                weights: StepWeights(klWeight: 1, capacity: 0), training: true, backward: true,
+                                weights: StepWeights(klWeight: 1, capacity: 0), training: true, backward: backward,
                                 rng: &rng, covariates: cov).recon
             } }
         } } }
@@ -134,6 +134,9 @@ final class NBKernelTests: XCTestCase {
             net.useNBKernel = true
             let kernel = runStep(net, x, counts, library, side, groups: groups > 1)
             XCTAssertEqual(kernel.loss, swift.loss, accuracy: 1e-10 * abs(swift.loss), "\(lk) × \(groups): loss")
+            // The forward-only specialisation (validation) gives the same loss as the backward one.
+            let forward = runStep(net, x, counts, library, side, groups: groups > 1, backward: false)
+            XCTAssertEqual(forward.loss.bitPattern, kernel.loss.bitPattern, "\(lk) × \(groups): forward-only loss")
             var worst: Float = 0, scale: Float = 0, worstAt = 0
             for i in swift.grads.indices {
                 let d = abs(kernel.grads[i] - swift.grads[i])
