@@ -5,6 +5,7 @@
 #define LATENT_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "nb_likelihood.h"
 
 /// x[i] = log(1 + x[i]).
 void lk_log1p_f32(float *x, size_t n);

@@ -28,6 +28,9 @@ extension VAENetwork {
         case .bernoulli:
             return T.bernoulliLoss(y, target, dy, rows * g, scale) / Double(rows)
         case .nb, .zinb:
+            if T.self == Float.self && useNBKernel {
+                return nbReconstructionKernel(target: target, library: library!, rows: rows, scale: scale, backward: backward, groups: groups)
+            }
             let zi = config.likelihood == .zinb
             let width = zi ? 2 * g : g
             let t0 = parameters.values + logTheta

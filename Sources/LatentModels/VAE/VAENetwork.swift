@@ -65,7 +65,12 @@ public final class VAENetwork<T: NetScalar> {
     public var threads = 1
     /// Samples per thread below which the sweep is not split (tests lower it to split tiny batches).
     var tcRowsPerThread = 64
+    /// Float networks take the NB/ZINB loss through the C kernel (tests turn it off to compare
+    /// it with the Swift loop on the same network).
+    var useNBKernel = true
     let tcScratch = Scratch(), tcScratchDouble = Scratch()
+    /// The NB/ZINB kernel's tables, partials and scratch (VAENetwork+NBKernel.swift).
+    let nbScratch = Scratch()
     let maxRows: Int
 
     // Minibatch buffers (maxRows × K unless noted).
