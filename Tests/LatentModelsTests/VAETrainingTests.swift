@@ -191,3 +191,31 @@ final class TrainingKernelTests: XCTestCase {
         XCTAssertGreaterThan(abs(d[5] - initial[5]), 1e-3)
     }
 }
+
+/// The log σ² bound (VAENetwork+Numerics.swift): at a bound, a gradient that a descent step would
+/// follow back inside passes; one pushing further out is zeroed; inside, nothing changes.
+final class VAELogVarianceBoundTests: XCTestCase {
+    func testGradientPointingBackInsideTheBoundPasses() {
+        var c = VAEParameters()
+        c.latent = 2; c.hidden = [4]
+        var rng = SeededRNG(seed: 1)
+        let net = VAENetwork<Double>(genes: 3, config: c, datasetSize: 10, maxRows: 4, rng: &rng)
+        let b = VAENetwork<Double>.logVarianceBound
+        // rows × 2K: means, then log σ². Row by row: (value, gradient, kept?)
+        let cases: [(Double, Double, Bool)] = [(b, 5, true), (b, -5, false), (-b, -5, true), (-b, 5, false),
+                                               (3, 5, true), (3, -5, true), (b + 7, 1, true), (-b - 7, 1, false)]
+        let enc = net.encoder.output
+        for (i, (v, g, _)) in cases.enumerated() {
+            let r = i / 2, j = i % 2
+            enc[r * 4 + 2 + j] = v
+            net.dEnc[r * 4 + 2 + j] = g
+        }
+        net.clampLogVariance(rows: 4)
+        net.maskClampedLogVarianceGradients(rows: 4)
+        for (i, (v, g, kept)) in cases.enumerated() {
+            let r = i / 2, j = i % 2
+            XCTAssertEqual(enc[r * 4 + 2 + j], min(max(v, -b), b), "value \(v)")
+            XCTAssertEqual(net.dEnc[r * 4 + 2 + j], kept ? g : 0, "value \(v), gradient \(g)")
+        }
+    }
+}

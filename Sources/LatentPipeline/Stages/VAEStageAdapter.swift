@@ -6,7 +6,7 @@ import LatentModels
 /// Parameters are `latent vae`'s flags; their defaults come from `VAEParameters()`.
 enum VAEStageAdapter: StageAdapter {
     static let type = "vae"
-    static let version = 3     // 2: chunk-shuffled minibatch order (ChunkShuffle), other bytes than 1; 3: NB/ZINB loss through the C kernel (other last bits of the loss history)
+    static let version = 3     // 2: chunk-shuffled minibatch order (ChunkShuffle), other bytes than 1; 3: NB/ZINB loss through the C kernel (other last bits of the loss history), and the log σ² bound passes gradients back inside (runs that reached it)
     static let usesSeed = true
     static let threadSensitive = true
     static let defaults = ParameterDefaults.of(VAEParameters())
