@@ -174,5 +174,14 @@ final class PCAStreamTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix("n.h5ad:X[row 1501, column 4]: non-finite value NaN"), "\(e)")
             XCTAssertEqual((e as? LatentError)?.exitCode, 2)
         }
+        // The same through the streamed randomized passes (sparse, under 2 % dense, not kept).
+        var dense = Self.data(n: 2500, g: 300, seed: 5, density: 0.012)
+        dense[2100, 17] = .infinity
+        let sparse = MatrixData.sparse(SparseMatrix(dense: dense))
+        XCTAssertThrowsError(try PCA.fit(source: InMemorySource(sparse), k: 3, solver: .randomized, rng: &rng, maxStored: 3000,
+                                         keepChunks: false, file: "s.h5ad")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("s.h5ad:X[row 2101, column 18]: non-finite value Inf"), "\(e)")
+            XCTAssertEqual((e as? LatentError)?.exitCode, 2)
+        }
     }
 }

@@ -72,6 +72,21 @@ extension PCA {
 
         // Pass 0: the moments (what the first Krylov product needs to be centred).
         let m0 = try pass([], 0)
+        if !(m0.sum.allSatisfy { $0.isFinite } && m0.squares.allSatisfy { $0.isFinite }) {
+            // Only now is the file searched, chunk by chunk, for the first bad entry.
+            var found: LatentError? = nil
+            try RowChunking.forEach(source, plan) { range, block in
+                guard found == nil else { return }
+                let values = block.storedValues
+                guard let p = values.firstIndex(where: { !$0.isFinite }) else { return }
+                let (r, c) = Validate.position(ofStored: p, in: block)
+                let v = values[p]
+                found = LatentError.badInput(file, "X[row \(range.lowerBound + r + 1), column \(c + 1)]",
+                                             "non-finite value \(v.isNaN ? "NaN" : (v > 0 ? "Inf" : "-Inf"))",
+                                             hint: "remove or impute missing values before PCA")
+            }
+            throw found ?? LatentError.badInput(file, "X", "values too large to sum (overflow)", hint: "rescale or log-transform the data")
+        }
         let mean = m0.sum.map { $0 / Double(n) }
         let geneVariance = (0..<g).map { j in max(0, m0.squares[j] - Double(n) * mean[j] * mean[j]) / Double(max(n - 1, 1)) }
         let totalVariance = geneVariance.reduce(0, +)
