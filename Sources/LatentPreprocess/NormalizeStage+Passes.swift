@@ -80,9 +80,26 @@ struct NormalizeGlobals {
     var files: [StatsFile]
     var passes: [NormalizePass]
 
+    /// What pass `pass` stores under these options: per-gene sums (one value per input gene), and
+    /// other entries by dictionary. The stage reads them without further checks.
+    static func contents(_ pass: NormalizePass, _ p: NormalizeParameters) -> (geneSums: [String], other: [String]) {
+        let unlogged = p.unloggedMomentsPass == pass ? ["unlogged_sum", "unlogged_squares"] : []
+        switch pass {
+        case .counts:
+            let squares = p.hvg != nil && p.hvgFlavor == .seuratV3 ? ["gene_squares_kept"] : []
+            return (["gene_sum_all", "gene_nonzero_all", "gene_sum_kept", "gene_nonzero_kept"] + squares + unlogged,
+                    ["sums/cells", "maxima/largest"] + (p.totalsInCountsPass ? ["per-row/total"] : []))
+        case .totals: return (unlogged, ["per-row/total"])
+        case .hvg: return (["sum", "squares", "nonzero"], [])
+        case .scale: return ([], p.scale == .minmax ? ["minima/value", "maxima/value"] : ["sums/sum", "sums/squares", "sums/nonzero"])
+        }
+    }
+
     /// Checks that `files` are the merged statistics of the first passes, in order, computed with
-    /// `p`, and that they cover the rows `rows` of this shard.
-    init(_ files: [StatsFile], _ p: NormalizeParameters, rows: Range<Int>, names: [String]) throws {
+    /// `p`, that they cover the rows `rows` of this shard and hold what their pass stores for
+    /// `genes` input genes (a file of another latent version or another input is refused here,
+    /// not trapped on later).
+    init(_ files: [StatsFile], _ p: NormalizeParameters, rows: Range<Int>, genes: Int, names: [String]) throws {
         let passes = p.passes
         if files.count > passes.count {
             throw LatentError.badInput(names[passes.count], nil, "more statistics files than these options have passes (\(passes.map(\.rawValue).joined(separator: ", ")))",
@@ -97,6 +114,29 @@ struct NormalizeGlobals {
             if f.parameters != want {
                 throw LatentError.badInput(names[k], nil, "statistics computed with other options or earlier statistics than this run",
                                            hint: "use the same normalize options in every step; expected \(want)")
+            }
+            let (geneSums, other) = Self.contents(passes[k], p)
+            for key in geneSums where f.sums[key]?.sums.count != genes {
+                throw LatentError.badInput(names[k], key, f.sums[key] == nil ? "missing from these statistics" : "holds \(f.sums[key]!.sums.count) genes, the input \(genes)",
+                                           hint: "make the statistics with this latent version from this input's shards")
+            }
+            for entry in other {
+                let parts = entry.split(separator: "/").map(String.init)
+                let present: Bool
+                switch parts[0] {
+                case "sums": present = f.sums[parts[1]] != nil
+                case "maxima": present = f.maxima[parts[1]]?.isEmpty == false
+                case "minima": present = f.minima[parts[1]] != nil
+                default: present = f.perRow[parts[1]] != nil
+                }
+                if !present {
+                    throw LatentError.badInput(names[k], entry, "missing from these statistics",
+                                               hint: "make the statistics with this latent version")
+                }
+            }
+            if f.sums["cells"].map({ $0.sums.count != 4 }) == true {
+                throw LatentError.badInput(names[k], "sums/cells", "holds \(f.sums["cells"]!.sums.count) values, not 4",
+                                           hint: "make the statistics with this latent version")
             }
             if rows.count > 0 && !(f.rows.lowerBound <= rows.lowerBound && rows.upperBound <= f.rows.upperBound) {
                 throw LatentError.badInput(names[k], nil, "covers rows \(f.rows.lowerBound)..<\(f.rows.upperBound), not this input's rows \(rows.lowerBound)..<\(rows.upperBound)",

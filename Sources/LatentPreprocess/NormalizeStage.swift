@@ -108,7 +108,7 @@ public enum NormalizeStage {
                                        hint: "cut shards on multiples of \(RowChunking.statBlock) rows (latent split)")
         }
         let rowRange = offset..<(offset + input.nObs)
-        let globals = try NormalizeGlobals(globalFiles, p, rows: rowRange, names: globalNames.isEmpty ? globalFiles.map { _ in file } : globalNames)
+        let globals = try NormalizeGlobals(globalFiles, p, rows: rowRange, genes: input.nVars, names: globalNames.isEmpty ? globalFiles.map { _ in file } : globalNames)
         let passes = p.passes
         if mapStats && globalFiles.count >= passes.count {
             throw LatentError.badInput(nil, nil, "all \(passes.count) statistics passes of these options (\(passes.map(\.rawValue).joined(separator: ", "))) are given",

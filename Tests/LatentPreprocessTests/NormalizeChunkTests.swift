@@ -123,5 +123,19 @@ final class NormalizeChunkTests: XCTestCase {
                                                     globals: [s0], mapStats: true)) { e in
             XCTAssertTrue("\(e)".contains("covers rows"), "\(e)")
         }
+        // Statistics that lack what their pass stores (another latent version), or hold another
+        // input's gene count: one line naming the entry, not a trap.
+        let first = ds.subset(obs: Array(0..<1024))
+        var old = s0
+        old.sums["unlogged_sum"] = nil
+        XCTAssertThrowsError(try NormalizeStage.run(first, p, file: "s0", offset: 0, globals: [old], globalNames: ["old.stats"])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("old.stats:unlogged_sum: missing"), "\(e)")
+            XCTAssertEqual((e as? LatentError)?.exitCode, 2)
+        }
+        var other = s0
+        other.sums["gene_sum_all"] = ExactSums(count: 7)
+        XCTAssertThrowsError(try NormalizeStage.run(first, p, file: "s0", offset: 0, globals: [other], globalNames: ["o.stats"])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("o.stats:gene_sum_all: holds 7 genes, the input 160"), "\(e)")
+        }
     }
 }
