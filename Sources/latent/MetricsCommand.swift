@@ -121,7 +121,8 @@ struct MetricsCommand: ParsableCommand {
             let ref = try reference.map { try readAnnotationsInput($0, global) }
             rows += try Metrics.integration(ds, key: key!, request: request, reference: ref?.dataset, parameters: ip,
                                             threads: run.threads, file: input, note: { global.note("\(input): \($0)") },
-                                            xSource: ref?.X ?? xSource, budget: memory.budget)
+                                            xSource: batch != nil && unintegrated == nil ? try (ref?.X ?? xSource)() : nil,
+                                            budget: memory.budget)
             try AtomicOutput.write(Data(Metrics.tsv(rows, run: Metrics.runLabel(ds, key: key!)).utf8), to: output)
             let score = { (m: String) in rows.first { $0.metric == m && $0.factor == "all" }.map { String(format: "%.3f", $0.value) } ?? "NA" }
             if !fs.isEmpty || request.isEmpty {
