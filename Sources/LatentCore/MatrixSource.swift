@@ -136,18 +136,11 @@ public enum RowChunking {
             for r in plan { try body(r, try source.read(r)) }
             return
         }
-        let queue = DispatchQueue(label: "latent.prefetch")
-        var pending = Prefetch(source: source, range: plan[0], queue: queue)
-        for (k, r) in plan.enumerated() {
-            let block = try pending.wait()
-            if k + 1 < plan.count { pending = Prefetch(source: source, range: plan[k + 1], queue: queue) }
-            do { try body(r, block) } catch {
-                // Let the read in flight finish before the error unwinds: a process that exits
-                // (bad input: exit 2) while another thread is inside libhdf5 can crash there.
-                if k + 1 < plan.count { _ = try? pending.wait() }
-                throw error
-            }
-        }
+        // The reader lets a read in flight finish before an error unwinds: a process that exits
+        // (bad input: exit 2) while another thread is inside libhdf5 can crash there.
+        let reader = PrefetchingReader(source, order: plan)
+        defer { reader.finish() }
+        for r in plan { try body(r, try reader.read(r)) }
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import LatentCore
 
 /// Per-gene statistics formed per canonical row block and accumulated exactly.
@@ -100,14 +101,12 @@ enum BlockStats {
                                         sq[j] += c * c
                                     }
                                 } else if scaled {
-                                    let r = rs[i]
-                                    for p in range {
-                                        let j = Int(ind[p]), v = val[p]
-                                        let d = Double(v) * r
-                                        sum[j] += d
-                                        sq[j] += d * d
-                                        nz[j] &+= v != 0 ? 1 : 0
+                                    // The QC sweep's kernel, so the counts pass and this agree to the bit.
+                                    if !range.isEmpty {
+                                        lk_scaled_row(val.baseAddress! + range.lowerBound, ind.baseAddress! + range.lowerBound, range.count,
+                                                      rs[i], sum.baseAddress!, sq.baseAddress!)
                                     }
+                                    for p in range where val[p] != 0 { nz[Int(ind[p])] &+= 1 }
                                 } else if wantSq {
                                     for p in range {
                                         let j = Int(ind[p]), v = val[p]

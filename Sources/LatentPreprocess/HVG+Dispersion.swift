@@ -32,8 +32,8 @@ extension HVG {
         }
 
         /// The column sums of x/total over `rows` of `counts`, in the canonical blocks of `origin`.
-        static func sums(_ counts: MatrixData, inverseTotals: [Double], rows: [Int]?, origin: [Int]?, offset: Int = 0) -> BlockStats.Sums {
-            BlockStats.columnSums(counts, rows: rows, blocks: BlockStats.blocks(rows: rows, origin: origin, offset: offset, n: counts.rows),
+        static func sums(_ counts: MatrixData, inverseTotals: [Double], rows: [Int]?, origin: [Int]?) -> BlockStats.Sums {
+            BlockStats.columnSums(counts, rows: rows, blocks: BlockStats.blocks(rows: rows, origin: origin, n: counts.rows),
                                   squares: .scaled(inverseTotals), threads: GeneStats.threads)
         }
 

@@ -144,22 +144,7 @@ extension PCA {
                               method: "block Krylov with streamed passes over the \(n) × \(g) data",
                               solver: .randomized, blocks: out.blocks, residual: out.residual, converged: out.converged)
         flipSigns(&d)
-        var variance: [Double], total: Double
-        if center {
-            variance = d.eigenvalues.map { max($0, 0) / Double(n - 1) }
-            total = totalVariance
-        } else {
-            // As `result`: TruncatedSVD's variances of the score columns and of the genes (ddof 0).
-            variance = (0..<k).map { j in
-                var s = 0.0, q = 0.0
-                for i in 0..<n { let x = Double(d.scores[i, j]); s += x; q += x * x }
-                return max(0, q - s * s / Double(n)) / Double(n)
-            }
-            total = totalVariance * Double(n - 1) / Double(n)
-        }
-        return Result(scores: d.scores, loadings: d.loadings, variance: variance, varianceRatio: variance.map { $0 / total },
-                      totalVariance: total, mean: mean.map { Float($0) }, solver: .randomized, center: center,
-                      method: d.method, blocks: d.blocks, residual: d.residual, converged: d.converged)
+        return result(d, n: n, center: center, mean: mean, totalVariance: totalVariance, solver: .randomized)
     }
 
     /// A chunk's CSR arrays as pointers (a dense chunk: its values, rows of g, and no indices).

@@ -108,11 +108,15 @@ public enum PCA {
 
     /// What `fit` reports, from the eigenpairs of XcᵀXc.
     static func result(_ d: Decomposition, data: CenteredMatrix, plan: Plan) -> Result {
-        let n = data.n
+        result(d, n: data.n, center: data.center, mean: data.mean, totalVariance: data.totalVariance, solver: d.solver ?? plan.solver)
+    }
+
+    /// `totalVariance`: Σ of the genes' variances about their means (ddof 1).
+    static func result(_ d: Decomposition, n: Int, center: Bool, mean: [Double], totalVariance: Double, solver: Solver) -> Result {
         var variance: [Double], total: Double
-        if data.center {
+        if center {
             variance = d.eigenvalues.map { max($0, 0) / Double(n - 1) }
-            total = data.totalVariance
+            total = totalVariance
         } else {
             // scanpy's zero_center=False is sklearn's TruncatedSVD: variances of the score
             // columns and of the genes, both with ddof 0.
@@ -121,11 +125,11 @@ public enum PCA {
                 for i in 0..<n { let v = Double(d.scores[i, j]); s += v; q += v * v }
                 return max(0, q - s * s / Double(n)) / Double(n)
             }
-            total = data.totalVariance * Double(n - 1) / Double(n)
+            total = totalVariance * Double(n - 1) / Double(n)
         }
         return Result(scores: d.scores, loadings: d.loadings, variance: variance,
                       varianceRatio: variance.map { $0 / total }, totalVariance: total,
-                      mean: data.mean.map { Float($0) }, solver: d.solver ?? plan.solver, center: data.center,
+                      mean: mean.map { Float($0) }, solver: solver, center: center,
                       method: d.method, blocks: d.blocks, residual: d.residual, converged: d.converged)
     }
 }
